@@ -1,0 +1,100 @@
+"""The raw documents the warehouse holds: users and what they wrote."""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import ClassVar
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def utc_now() -> datetime:
+    """The current time in UTC, to the millisecond that BSON dates keep."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class DataCategory(StrEnum):
+    """Warehouse collections, named as MongoDB collections."""
+
+    USERS = "users"
+    ARTICLES = "articles"
+    POSTS = "posts"
+    REPOSITORIES = "repositories"
+
+
+class UserDocument(BaseModel):
+    """A person whose writing the twin learns from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID = Field(default_factory=uuid4)
+    first_name: str
+    last_name: str
+    created_at: datetime = Field(default_factory=utc_now)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+def split_full_name(full_name: str) -> tuple[str, str]:
+    """Split a full name into first and last name: the last word is the last name.
+
+    >>> split_full_name("Ada King Lovelace")
+    ('Ada King', 'Lovelace')
+    """
+    words = full_name.split()
+    if not words:
+        raise ValueError("A user's full name must contain at least one word, e.g. 'Iris Calder'.")
+    if len(words) == 1:
+        return words[0], ""
+    return " ".join(words[:-1]), words[-1]
+
+
+class Document(BaseModel):
+    """A piece of an author's writing, identified by the link it came from.
+
+    `content` maps named text fields (an article's title and body, a repository's
+    file paths) to their text.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    category: ClassVar[DataCategory]
+
+    id: UUID = Field(default_factory=uuid4)
+    content: dict[str, str]
+    platform: str
+    author_id: UUID
+    author_full_name: str
+    link: str
+    published_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+class ArticleDocument(Document):
+    """A long-form text: a blog post, a Medium or Substack article, a note."""
+
+    category: ClassVar[DataCategory] = DataCategory.ARTICLES
+
+
+class PostDocument(Document):
+    """A short social post, e.g. on LinkedIn."""
+
+    category: ClassVar[DataCategory] = DataCategory.POSTS
+
+
+class RepositoryDocument(Document):
+    """A code repository: `content` maps file paths to file text."""
+
+    category: ClassVar[DataCategory] = DataCategory.REPOSITORIES
+
+    name: str
+
+
+DOCUMENT_TYPES: dict[DataCategory, type[Document]] = {
+    DataCategory.ARTICLES: ArticleDocument,
+    DataCategory.POSTS: PostDocument,
+    DataCategory.REPOSITORIES: RepositoryDocument,
+}

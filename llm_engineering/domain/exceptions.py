@@ -1,0 +1,25 @@
+"""Errors the system raises on purpose; each message says how to fix the cause."""
+
+
+class TwinError(Exception):
+    """Base class of every error raised on purpose by LLM Twin."""
+
+
+class CrawlError(TwinError):
+    """A link could not be crawled; the message is the reason recorded for it."""
+
+
+class UnsupportedLinkError(CrawlError):
+    """No crawler is registered for a link."""
+
+
+class WarehouseUnavailableError(TwinError):
+    """The configured warehouse cannot be reached."""
+
+
+class ImportFormatError(TwinError):
+    """A warehouse export to import is malformed."""
+
+
+class FailureRateExceededError(TwinError):
+    """More links failed than the run allows."""

@@ -1,0 +1,54 @@
+"""The composition root: builds settings, stores and crawlers once, on first use."""
+
+from collections.abc import Callable
+from functools import cache
+
+from llm_engineering.application.ports import Crawler, DocumentStore
+from llm_engineering.domain.crawling import CrawlConfig
+from llm_engineering.domain.exceptions import CrawlError
+from llm_engineering.infrastructure.settings import Settings
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+@cache
+def get_warehouse() -> DocumentStore:
+    from llm_engineering.infrastructure.warehouse import MongoWarehouse, connect_database
+
+    return MongoWarehouse(connect_database(get_settings()))
+
+
+def crawler_factories(config: CrawlConfig, settings: Settings) -> dict[str, Callable[[], Crawler]]:
+    """How to build each crawler named in `LINK_PATTERNS`; imports stay lazy so unused drivers never load."""
+    from llm_engineering.infrastructure.crawlers import article, exports, git, linkedin, medium
+    from llm_engineering.infrastructure.crawlers.browser import BrowserPaths
+
+    browser = BrowserPaths(chromium=settings.chromium_binary, chromedriver=settings.chromedriver_path)
+    return {
+        "git": lambda: git.GitCrawler(config),
+        "article": lambda: article.ArticleCrawler(config),
+        "medium": lambda: medium.MediumCrawler(config, browser),
+        "linkedin": lambda: linkedin.LinkedInCrawler.from_settings(config, browser, settings),
+        "medium_export": lambda: exports.MediumExportCrawler(),
+        "linkedin_export": lambda: exports.LinkedInExportCrawler(),
+        "substack_export": lambda: exports.SubstackExportCrawler(),
+        "folder": lambda: exports.FolderCrawler(),
+    }
+
+
+def crawler_lookup(config: CrawlConfig, settings: Settings | None = None) -> Callable[[str], Crawler]:
+    """A function from crawler name to crawler, building each at most once."""
+    factories = crawler_factories(config, settings or get_settings())
+    built: dict[str, Crawler] = {}
+
+    def crawler_for(name: str) -> Crawler:
+        if name not in factories:
+            raise CrawlError(f"No crawler named {name!r}; known: {', '.join(sorted(factories))}.")
+        if name not in built:
+            built[name] = factories[name]()
+        return built[name]
+
+    return crawler_for

@@ -1,0 +1,58 @@
+"""Environment settings: where the stores and services are, and the credentials to reach them.
+
+Read from the environment and `.env`; nothing is read at import. Hyperparameters live in
+the per-pipeline configs, not here.
+"""
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDERS = {"changeme", "change-me", "changethis", "your-key-here", "xxx", "todo"}
+
+
+class Settings(BaseSettings):
+    """Where LLM Twin keeps its data and how it reaches outside services."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Folder of the embedded stores and built samples.")
+
+    # Warehouse
+    database_host: SecretStr | None = Field(
+        None, description="mongodb:// or mongodb+srv:// URI; unset uses the embedded warehouse."
+    )
+    database_name: str = Field("twin", description="Warehouse database name.")
+    database_timeout_ms: int = Field(5000, gt=0, description="How long to wait for MongoDB.")
+
+    # Browser crawlers
+    chromium_binary: Path = Field(Path("/usr/bin/chromium"), description="Chromium executable.")
+    chromedriver_path: Path = Field(Path("/usr/bin/chromedriver"), description="ChromeDriver executable.")
+    linkedin_username: str | None = Field(None, description="LinkedIn login; unset turns that crawler off.")
+    linkedin_password: SecretStr | None = Field(None, description="LinkedIn password.")
+
+    # Remote ZenML stack on AWS
+    aws_region: str = Field("eu-central-1", description="Region of the SageMaker stack.")
+    aws_access_key: SecretStr | None = Field(None, description="AWS access key id.")
+    aws_secret_key: SecretStr | None = Field(None, description="AWS secret access key.")
+    aws_arn_role: str | None = Field(None, description="IAM role SageMaker jobs run as.")
+    aws_s3_bucket: str | None = Field(None, description="S3 bucket of the artifact store.")
+    aws_ecr_repository: str | None = Field(None, description="ECR repository URI of the project's image.")
+    docker_image: str = Field("llm-twin:latest", description="Image the remote steps run in.")
+
+    @field_validator("database_host", "linkedin_password", "aws_access_key", "aws_secret_key")
+    @classmethod
+    def refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
+        """A placeholder left from an example file is a mistake, not a credential."""
+        if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDERS:
+            raise ValueError("is still a placeholder; set a real value or remove it from .env")
+        return value
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.data_dir / "warehouse"
+
+    @property
+    def uses_embedded_warehouse(self) -> bool:
+        return self.database_host is None or not self.database_host.get_secret_value()

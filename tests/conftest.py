@@ -1,0 +1,33 @@
+"""Test-wide isolation: ZenML and the embedded stores live in temporary folders."""
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Set before any test imports ZenML, so no test touches the user's own ZenML store.
+os.environ["ZENML_CONFIG_PATH"] = tempfile.mkdtemp(prefix="twin-zenml-")
+os.environ["ZENML_ANALYTICS_OPT_IN"] = "false"
+os.environ.setdefault("ZENML_LOGGING_VERBOSITY", "WARN")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["AUTO_OPEN_DASHBOARD"] = "false"
+
+
+def _clear_container() -> None:
+    from llm_engineering.infrastructure.container import get_settings, get_warehouse
+
+    get_settings.cache_clear()
+    get_warehouse.cache_clear()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the settings at an empty data folder (so an empty embedded warehouse)."""
+    directory = tmp_path / "data"
+    monkeypatch.setenv("DATA_DIR", str(directory))
+    monkeypatch.delenv("DATABASE_HOST", raising=False)
+    _clear_container()
+    yield directory
+    _clear_container()

@@ -1,0 +1,76 @@
+"""The LLM Twin command line: one subcommand per pipeline and maintenance job."""
+
+import os
+from pathlib import Path
+
+import click
+
+# Every command runs with ZenML's analytics off: its calls block on closed networks.
+os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+CONFIGS = Path("configs")
+
+
+def config_option(default: str) -> click.Option:
+    return click.option(
+        "--config",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=CONFIGS / default,
+        show_default=True,
+        help="ZenML run config YAML (parameters and settings).",
+    )
+
+
+no_cache_option = click.option("--no-cache", is_flag=True, help="Run every step, ignoring ZenML's cache.")
+
+
+@click.group()
+def cli() -> None:
+    """LLM Twin: crawl, featurize, train and serve a twin of one author's writing."""
+
+
+@cli.command("digital-data-etl")
+@config_option("digital_data_etl_iris_calder.yaml")
+@no_cache_option
+def digital_data_etl_command(config: Path, no_cache: bool) -> None:
+    """Crawl an author's links into the warehouse."""
+    from pipelines import digital_data_etl
+
+    digital_data_etl.with_options(config_path=str(config), enable_cache=not no_cache)()
+
+
+@cli.command("build-samples")
+@click.option("--samples", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=Path("samples/iris-calder"), show_default=True)
+def build_samples_command(samples: Path) -> None:
+    """Turn the bundled sample corpus into crawlable sources (a git repository, a zip export)."""
+    from llm_engineering.infrastructure.container import get_settings
+    from llm_engineering.infrastructure.samples import build_sample_sources, sample_links
+
+    sources = build_sample_sources(samples, get_settings().data_dir / "samples")
+    click.echo("Sample sources ready; links:")
+    for link in sample_links(sources):
+        click.echo(f"  {link}")
+
+
+@cli.command("warehouse-summary")
+def warehouse_summary_command() -> None:
+    """Show what the warehouse holds per author."""
+    from llm_engineering.application.summary import summarize_warehouse
+    from llm_engineering.infrastructure.container import get_warehouse
+
+    summaries = summarize_warehouse(get_warehouse())
+    if not summaries:
+        click.echo("The warehouse is empty: run `poe run-digital-data-etl` first.")
+    for summary in summaries:
+        counts = ", ".join(f"{count} {category}" for category, count in summary.documents.items())
+        click.echo(f"{summary.full_name}: {counts} ({summary.characters:,} characters)")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

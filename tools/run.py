@@ -69,6 +69,9 @@ def warehouse_summary_command() -> None:
 
 
 def main() -> None:
+    from tools.data_warehouse import data_warehouse
+
+    cli.add_command(data_warehouse, "data-warehouse")
     cli()
 
 

@@ -5,13 +5,18 @@ from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def to_bson_time(moment: datetime) -> datetime:
+    """A time as BSON keeps it: UTC (naive times are taken as UTC), to the millisecond."""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def utc_now() -> datetime:
     """The current time in UTC, to the millisecond that BSON dates keep."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    return to_bson_time(datetime.now(UTC))
 
 
 class DataCategory(StrEnum):
@@ -32,6 +37,8 @@ class UserDocument(BaseModel):
     first_name: str
     last_name: str
     created_at: datetime = Field(default_factory=utc_now)
+
+    _bson_time = field_validator("created_at")(to_bson_time)
 
     @property
     def full_name(self) -> str:
@@ -71,6 +78,10 @@ class Document(BaseModel):
     published_at: datetime | None = None
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
+
+    _bson_times = field_validator("published_at", "created_at", "updated_at")(
+        lambda value: None if value is None else to_bson_time(value)
+    )
 
 
 class ArticleDocument(Document):

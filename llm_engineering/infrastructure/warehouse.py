@@ -82,6 +82,9 @@ class MongoWarehouse:
         return any(self._db[category].count_documents({"link": link}, limit=1) for category in DOCUMENT_TYPES)
 
     def insert(self, document: Document) -> InsertOutcome:
+        # The unique index guards one collection; a link may not reappear in another either.
+        if self.link_exists(document.link):
+            return InsertOutcome.ALREADY_PRESENT
         try:
             self._db[document.category].insert_one(document_to_mongo(document))
         except DuplicateKeyError:
@@ -104,18 +107,27 @@ class MongoWarehouse:
 def connect_database(settings: Settings) -> Database:
     """The configured MongoDB database, or the embedded one; fails fast when unreachable."""
     if settings.uses_embedded_warehouse:
-        import litemongo  # imported here: only the embedded path needs it
+        # Imported here: only the embedded path needs them. The store is built from the
+        # path itself, since litemongo.connect() would read '#' or '?' in it as URI syntax.
+        import litemongo
+        from litemongo import sqlite_store
 
         settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
-        client = litemongo.connect(str(settings.warehouse_dir.resolve()), tz_aware=True)
-        return client[settings.database_name]
+        store = sqlite_store.ServerStore(settings.warehouse_dir.resolve())
+        return litemongo.MongoClient(store, tz_aware=True)[settings.database_name]
     uri = settings.database_host.get_secret_value() if settings.database_host else ""
-    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=settings.database_timeout_ms, tz_aware=True)
+    host = uri.rsplit("@", 1)[-1]  # never print credentials
+    try:
+        client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=settings.database_timeout_ms, tz_aware=True)
+    except (PyMongoError, ValueError) as error:
+        raise WarehouseUnavailableError(
+            f"DATABASE_HOST is not a usable MongoDB URI ({type(error).__name__}); fix it, "
+            "or unset DATABASE_HOST to use the embedded warehouse."
+        ) from error
     try:
         client.admin.command("ping")
     except PyMongoError as error:
         client.close()
-        host = uri.rsplit("@", 1)[-1]  # never print credentials
         raise WarehouseUnavailableError(
             f"MongoDB at {host} did not answer ({type(error).__name__}). Start it with "
             "`poe local-infrastructure-up`, fix DATABASE_HOST, or unset DATABASE_HOST to use "

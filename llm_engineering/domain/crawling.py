@@ -28,6 +28,9 @@ class CrawlConfig(BaseModel):
     git_timeout_s: float = Field(120.0, gt=0, description="Limit for one `git clone`.")
     browser_timeout_s: float = Field(30.0, gt=0, description="Page load and content wait limit.")
     max_scrolls: int = Field(30, ge=0, description="Scrolls before a page counts as fully loaded.")
+    scroll_settle_s: float = Field(
+        1.5, gt=0, description="How long a scroll may take to load more before the page counts as complete."
+    )
 
 
 class LinkStatus(StrEnum):

@@ -1,0 +1,1 @@
+"""Crawlers that turn one link (a web page, a repository, an export) into warehouse documents."""

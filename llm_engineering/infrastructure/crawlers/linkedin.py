@@ -1,0 +1,205 @@
+"""The LinkedIn crawler: logs in with headless Chromium and reads a profile's recent posts.
+
+This is the fragile path. LinkedIn changes its markup often, rate-limits and blocks automated
+browsers, and answers unfamiliar logins with a security checkpoint; any of these is reported as a
+CrawlError, never stored. LinkedIn's data export (Settings → Data privacy → Get a copy of your data),
+crawled as `linkedin-export:<zip>`, is the robust way to get one's own posts.
+"""
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Self
+from urllib.parse import urljoin, urlsplit
+
+from bs4 import BeautifulSoup, Tag
+from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from llm_engineering.domain.crawling import CrawlConfig
+from llm_engineering.domain.documents import Document, PostDocument, UserDocument
+from llm_engineering.domain.exceptions import CrawlError
+from llm_engineering.infrastructure.crawlers.browser import BrowserPaths, headless_chromium, scroll_to_bottom
+from llm_engineering.infrastructure.crawlers.http import check_url
+from llm_engineering.infrastructure.settings import Settings
+
+USERNAME_SELECTOR = "#username, input[name='session_key']"
+PASSWORD_SELECTOR = "#password, input[name='session_password']"
+SUBMIT_SELECTOR = "button[type='submit'], input[type='submit']"
+POST_SELECTOR = "[data-urn*='urn:li:activity:'], .feed-shared-update-v2"
+TEXT_SELECTOR = ".update-components-text, .feed-shared-update-v2__description, .feed-shared-text"
+HEADER_SELECTOR = ".update-components-header, .feed-shared-header"
+# Activity items that are someone else's writing: reposts, reactions and comments on others' posts.
+NOT_AUTHORED = ("reposted this", "likes this", "loves this", "celebrates this", "supports this",
+                "finds this", "commented on this", "replied to")  # fmt: skip
+CHECKPOINT_MARKERS = ("security verification", "security check", "verify your identity", "captcha")
+PERMALINK_HREF = re.compile(r"/feed/update/|/posts/")
+EXPORT_HINT = "a linkedin-export:<zip> of your LinkedIn data is the robust alternative"
+
+
+@dataclass(frozen=True)
+class LinkedInPost:
+    """One post's text and, when the page shows it, its own permalink."""
+
+    text: str
+    permalink: str | None
+
+
+def activity_url(link: str) -> str:
+    """The recent-activity page of a /in/<name> profile link; any other link is opened as given.
+
+    >>> activity_url("https://www.linkedin.com/in/iris-calder/")
+    'https://www.linkedin.com/in/iris-calder/recent-activity/all/'
+    """
+    match = re.match(r"^(https?://[^/]+/in/[^/?#]+)", link)
+    return f"{match.group(1)}/recent-activity/all/" if match else link
+
+
+def extract_posts(html: str, page_url: str) -> list[LinkedInPost]:
+    """The posts the author wrote on an activity page, skipping reposts and reactions."""
+    soup = BeautifulSoup(html, "html.parser")
+    found = soup.select(POST_SELECTOR)
+    found_ids = {id(post) for post in found}  # by identity: Tag equality compares whole subtrees
+    outermost = [post for post in found if not any(id(parent) in found_ids for parent in post.parents)]
+    posts = []
+    for post in outermost:
+        header = post.select_one(HEADER_SELECTOR)
+        if header and any(marker in header.get_text(" ").lower() for marker in NOT_AUTHORED):
+            continue
+        text = post_text(post.select_one(TEXT_SELECTOR) or post)
+        if text:
+            posts.append(LinkedInPost(text=text, permalink=_permalink(post, page_url)))
+    return posts
+
+
+def post_text(element: Tag) -> str:
+    """A post's text with its line breaks, without buttons ("…see more") or screen-reader duplicates."""
+    for junk in element.select("button, script, style, .visually-hidden"):
+        junk.decompose()
+    for br in element.find_all("br"):
+        br.replace_with("\n")
+    for block in element.find_all(("p", "div", "li")):
+        block.append("\n\n" if block.name == "p" else "\n")
+    lines = [" ".join(line.split()) for line in element.get_text().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _permalink(post: Tag, page_url: str) -> str | None:
+    anchor = post.find("a", href=PERMALINK_HREF)
+    if isinstance(anchor, Tag):
+        return urljoin(page_url, str(anchor["href"])).split("?")[0]
+    urn = re.search(r"urn:li:activity:\d+", str(post.get("data-urn", "")))
+    return urljoin(page_url, f"/feed/update/{urn.group(0)}/") if urn else None
+
+
+def fallback_link(link: str, text: str) -> str:
+    """A stable link for a post without a permalink: keyed by its text, so re-crawls find it again."""
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return f"{link.split('#')[0]}#post-{digest}"
+
+
+class LinkedInCrawler:
+    """Logs in to LinkedIn and turns a profile's recent activity into one PostDocument per post."""
+
+    def __init__(
+        self,
+        config: CrawlConfig,
+        browser: BrowserPaths,
+        username: str,
+        password: str,
+        login_url: str = "https://www.linkedin.com/login",
+    ) -> None:
+        self.config = config
+        self.browser = browser
+        self.username = username
+        self._password = password
+        self.login_url = login_url
+
+    @classmethod
+    def from_settings(cls, config: CrawlConfig, browser: BrowserPaths, settings: Settings) -> Self:
+        """The crawler with the credentials from settings; CrawlError when they are not set."""
+        password = settings.linkedin_password.get_secret_value() if settings.linkedin_password else ""
+        if not settings.linkedin_username or not password:
+            raise CrawlError(
+                "LinkedIn crawling is off: set LINKEDIN_USERNAME and LINKEDIN_PASSWORD in .env "
+                f"to crawl profiles, or {EXPORT_HINT}."
+            )
+        return cls(config, browser, settings.linkedin_username, password)
+
+    def crawl(self, link: str, author: UserDocument) -> list[Document]:
+        """One PostDocument per post the author wrote on the profile at `link`."""
+        check_url(link)
+        page_url = activity_url(link)
+        with headless_chromium(self.browser, self.config) as driver:
+            try:
+                self._log_in(driver)
+                html = self._render_activity(driver, page_url)
+            except WebDriverException as error:  # a page that failed to load, or markup that changed
+                raise CrawlError(f"Chromium failed while crawling {link}: {error.msg or error}") from error
+        posts = extract_posts(html, page_url)
+        if not posts:
+            raise CrawlError(f"no posts by the profile found at {page_url}; {EXPORT_HINT}")
+        return [
+            PostDocument(
+                content={"text": post.text},
+                platform="linkedin",
+                author_id=author.id,
+                author_full_name=author.full_name,
+                link=post.permalink or fallback_link(link, post.text),
+            )
+            for post in posts
+        ]
+
+    def _log_in(self, driver: WebDriver) -> None:
+        """Fill and submit the login form, then make sure LinkedIn let the session in."""
+        wait = WebDriverWait(driver, self.config.browser_timeout_s)
+        driver.get(self.login_url)
+        try:
+            field = wait.until(
+                expected_conditions.presence_of_element_located((By.CSS_SELECTOR, USERNAME_SELECTOR))
+            )
+        except TimeoutException as error:
+            raise CrawlError(f"no login form appeared at {self.login_url}; {EXPORT_HINT}") from error
+        field.send_keys(self.username)
+        driver.find_element(By.CSS_SELECTOR, PASSWORD_SELECTOR).send_keys(self._password)
+        submit = driver.find_element(By.CSS_SELECTOR, SUBMIT_SELECTOR)
+        submit.click()
+        try:
+            wait.until(expected_conditions.staleness_of(submit))
+        except TimeoutException as error:
+            raise CrawlError(f"the login form at {self.login_url} did not submit; {EXPORT_HINT}") from error
+        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+        self._check_logged_in(driver)
+
+    def _check_logged_in(self, driver: WebDriver) -> None:
+        path = urlsplit(driver.current_url).path
+        text = f"{driver.title}\n{driver.find_element(By.TAG_NAME, 'body').text}".lower()
+        if "/challenge" in path or any(marker in text for marker in CHECKPOINT_MARKERS):
+            raise CrawlError(
+                "LinkedIn asked for a security check (checkpoint/captcha) after logging in as "
+                f"{self.username}; "
+                f"sign in once by hand from this network, or {EXPORT_HINT}"
+            )
+        if driver.find_elements(By.CSS_SELECTOR, PASSWORD_SELECTOR):
+            raise CrawlError(
+                f"LinkedIn did not accept the login for {self.username}; "
+                "check LINKEDIN_USERNAME and LINKEDIN_PASSWORD in .env"
+            )
+
+    def _render_activity(self, driver: WebDriver, page_url: str) -> str:
+        """The activity page's HTML once posts are there and scrolling loads no more."""
+        driver.get(page_url)
+        try:
+            WebDriverWait(driver, self.config.browser_timeout_s).until(
+                expected_conditions.presence_of_element_located((By.CSS_SELECTOR, POST_SELECTOR))
+            )
+        except TimeoutException as error:
+            raise CrawlError(
+                f"no posts appeared at {page_url} (the browser ended on {driver.current_url}); "
+                f"the profile may have no posts or LinkedIn changed its page; {EXPORT_HINT}"
+            ) from error
+        scroll_to_bottom(driver, self.config.max_scrolls, self.config.scroll_settle_s)
+        return str(driver.page_source)

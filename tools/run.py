@@ -64,8 +64,8 @@ def warehouse_summary_command() -> None:
     if not summaries:
         click.echo("The warehouse is empty: run `poe run-digital-data-etl` first.")
     for summary in summaries:
-        counts = ", ".join(f"{count} {category}" for category, count in summary.documents.items())
-        click.echo(f"{summary.full_name}: {counts} ({summary.characters:,} characters)")
+        counts = ", ".join(f"{category}: {count}" for category, count in summary.documents.items())
+        click.echo(f"{summary.full_name}: {counts}; {summary.characters:,} characters")
 
 
 def main() -> None:

@@ -23,3 +23,7 @@ class ImportFormatError(TwinError):
 
 class FailureRateExceededError(TwinError):
     """More links failed than the run allows."""
+
+
+class FeatureStoreUnavailableError(TwinError):
+    """The configured feature store cannot be reached."""

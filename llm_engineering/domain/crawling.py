@@ -19,8 +19,7 @@ class CrawlConfig(BaseModel):
     http_retries: int = Field(3, ge=0, description="Retries after a timeout, 429 or 5xx.")
     http_backoff_s: float = Field(1.0, ge=0, description="First retry delay; doubles each retry.")
     user_agent: str = Field(
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/126.0 Safari/537.36",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
         description="User agent sent by the HTTP and browser crawlers.",
     )
     max_page_bytes: int = Field(5_000_000, gt=0, description="Larger pages fail instead of loading.")

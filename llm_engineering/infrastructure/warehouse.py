@@ -118,7 +118,9 @@ def connect_database(settings: Settings) -> Database:
     uri = settings.database_host.get_secret_value() if settings.database_host else ""
     host = uri.rsplit("@", 1)[-1]  # never print credentials
     try:
-        client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=settings.database_timeout_ms, tz_aware=True)
+        client = pymongo.MongoClient(
+            uri, serverSelectionTimeoutMS=settings.database_timeout_ms, tz_aware=True
+        )
     except (PyMongoError, ValueError) as error:
         raise WarehouseUnavailableError(
             f"DATABASE_HOST is not a usable MongoDB URI ({type(error).__name__}); fix it, "

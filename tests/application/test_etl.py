@@ -9,15 +9,21 @@ from tests.support.fakes import InMemoryStore, ScriptedCrawler
 
 def article(author: UserDocument, link: str) -> ArticleDocument:
     return ArticleDocument(
-        content={"title": "T", "body": "B"}, platform="blog", author_id=author.id,
-        author_full_name=author.full_name, link=link,
+        content={"title": "T", "body": "B"},
+        platform="blog",
+        author_id=author.id,
+        author_full_name=author.full_name,
+        link=link,
     )
 
 
 def post(author: UserDocument, link: str) -> PostDocument:
     return PostDocument(
-        content={"text": "hello"}, platform="linkedin", author_id=author.id,
-        author_full_name=author.full_name, link=link,
+        content={"text": "hello"},
+        platform="linkedin",
+        author_id=author.id,
+        author_full_name=author.full_name,
+        link=link,
     )
 
 
@@ -53,7 +59,10 @@ def test_every_link_gets_an_outcome_and_failures_do_not_stop_the_run(
     report = crawl_links(links, author, lambda name: crawler, store)
 
     assert [o.status for o in report.outcomes] == [
-        LinkStatus.STORED, LinkStatus.FAILED, LinkStatus.FAILED, LinkStatus.STORED,
+        LinkStatus.STORED,
+        LinkStatus.FAILED,
+        LinkStatus.FAILED,
+        LinkStatus.STORED,
     ]
     assert report.outcomes[1].reason == "HTTP 404"
     assert "No crawler handles" in (report.outcomes[2].reason or "")
@@ -62,7 +71,9 @@ def test_every_link_gets_an_outcome_and_failures_do_not_stop_the_run(
     assert len(store.documents) == 3
 
 
-def test_second_run_skips_stored_links_without_crawling_them(store: InMemoryStore, author: UserDocument) -> None:
+def test_second_run_skips_stored_links_without_crawling_them(
+    store: InMemoryStore, author: UserDocument
+) -> None:
     blog = "https://iris.dev/one"
     crawler = ScriptedCrawler({blog: [article(author, blog)]})
     crawl_links([blog], author, lambda name: crawler, store)
@@ -85,7 +96,9 @@ def test_export_rerun_counts_documents_already_present(store: InMemoryStore, aut
     assert len(store.documents) == 2
 
 
-def test_unexpected_crawler_errors_are_recorded_with_their_type(store: InMemoryStore, author: UserDocument) -> None:
+def test_unexpected_crawler_errors_are_recorded_with_their_type(
+    store: InMemoryStore, author: UserDocument
+) -> None:
     crawler = ScriptedCrawler({"https://iris.dev/x": ValueError()})
     report = crawl_links(["https://iris.dev/x"], author, lambda name: crawler, store)
     assert report.outcomes[0].reason == "ValueError"

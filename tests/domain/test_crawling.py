@@ -61,7 +61,10 @@ def test_report_summarises_per_domain_and_failure_rate() -> None:
     assert report.documents_stored == 4
     assert report.failures() == {"https://b.dev/1": "404"}
     assert report.per_domain()["a.dev"] == {
-        "stored": 1, "skipped": 1, "documents_stored": 1, "documents_skipped": 1,
+        "stored": 1,
+        "skipped": 1,
+        "documents_stored": 1,
+        "documents_skipped": 1,
     }
     assert report.per_domain()["folder"]["documents_skipped"] == 2
 

@@ -26,7 +26,9 @@ def crawl_metadata() -> dict:
 
 def warehouse_counts() -> dict[DataCategory, int]:
     store = get_warehouse()
-    return {category: store.count(category) for category in DataCategory if category is not DataCategory.USERS}
+    return {
+        category: store.count(category) for category in DataCategory if category is not DataCategory.USERS
+    }
 
 
 def test_sample_corpus_is_stored_once_across_two_runs(data_dir: Path) -> None:

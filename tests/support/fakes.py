@@ -21,7 +21,9 @@ class InMemoryStore:
         )
 
     def get_or_create_user(self, first_name: str, last_name: str) -> UserDocument:
-        user = self.find_user(first_name, last_name) or UserDocument(first_name=first_name, last_name=last_name)
+        user = self.find_user(first_name, last_name) or UserDocument(
+            first_name=first_name, last_name=last_name
+        )
         self.users[user.id] = user
         return user
 

@@ -1,9 +1,11 @@
 """The small interfaces use cases are written against; infrastructure implements them."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
 
 from llm_engineering.domain.documents import DataCategory, Document, UserDocument
 
@@ -38,9 +40,7 @@ class DocumentStore(Protocol):
         """Store a document by id, replacing the one with the same id."""
         ...
 
-    def iter_documents(
-        self, category: DataCategory, author_id: UUID | None = None
-    ) -> Iterator[Document]: ...
+    def iter_documents(self, category: DataCategory, author_id: UUID | None = None) -> Iterator[Document]: ...
 
     def count(self, category: DataCategory) -> int: ...
 
@@ -49,3 +49,62 @@ class Crawler(Protocol):
     """Turns one link into the documents it holds, raising CrawlError with a reason."""
 
     def crawl(self, link: str, author: UserDocument) -> list[Document]: ...
+
+
+Where = dict[str, str | list[str]]
+"""A payload filter: each field must equal the value, or be one of the values of a list."""
+
+
+class VectorPoint(BaseModel):
+    """A point of a vector collection; `vector` is None in payload-only collections."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    payload: dict[str, Any]
+    vector: list[float] | None = None
+
+
+class ScoredPoint(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    score: float
+    payload: dict[str, Any]
+
+
+class VectorIndex(Protocol):
+    """The feature store: named collections of points with payloads, searchable by vector."""
+
+    def ensure_collection(self, name: str, vector_size: int | None) -> None:
+        """Create the collection on first use (payload-only when `vector_size` is None)."""
+        ...
+
+    def upsert(self, name: str, points: Sequence[VectorPoint]) -> None: ...
+
+    def delete_where(self, name: str, where: Where) -> None: ...
+
+    def scroll(self, name: str, where: Where | None = None) -> Iterator[VectorPoint]:
+        """Every matching point with its payload (no vectors), fetched in pages."""
+        ...
+
+    def search(
+        self, name: str, vector: Sequence[float], limit: int, where: Where | None = None
+    ) -> list[ScoredPoint]: ...
+
+    def count(self, name: str, where: Where | None = None) -> int: ...
+
+
+class Embedder(Protocol):
+    """A text embedding model and its tokenizer."""
+
+    model_id: str
+    dimension: int
+    max_tokens: int
+    """The most content tokens one input may hold (the model's limit less its special tokens)."""
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Content tokens of each text, special tokens excluded."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...

@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-# Set before any test imports ZenML, so no test touches the user's own ZenML store.
-os.environ["ZENML_CONFIG_PATH"] = tempfile.mkdtemp(prefix="twin-zenml-")
+# Set before any test imports ZenML, so no test touches the user's own ZenML store or the
+# checkout's .zen/config.yaml; the checkout stays the source root steps are imported from.
+_ZENML_HOME = Path(tempfile.mkdtemp(prefix="twin-zenml-"))
+(_ZENML_HOME / "repository" / ".zen").mkdir(parents=True)
+os.environ["ZENML_CONFIG_PATH"] = str(_ZENML_HOME / "config")
+os.environ["ZENML_REPOSITORY_PATH"] = str(_ZENML_HOME / "repository")
+os.environ["ZENML_CUSTOM_SOURCE_ROOT"] = str(Path(__file__).resolve().parents[1])
 os.environ["ZENML_ANALYTICS_OPT_IN"] = "false"
 os.environ.setdefault("ZENML_LOGGING_VERBOSITY", "WARN")
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -16,10 +21,11 @@ os.environ["AUTO_OPEN_DASHBOARD"] = "false"
 
 
 def _clear_container() -> None:
-    from llm_engineering.infrastructure.container import get_settings, get_warehouse
+    from llm_engineering.infrastructure.container import get_settings, get_vector_index, get_warehouse
 
     get_settings.cache_clear()
     get_warehouse.cache_clear()
+    get_vector_index.cache_clear()
 
 
 @pytest.fixture
@@ -31,3 +37,4 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     _clear_container()
     yield directory
     _clear_container()
+

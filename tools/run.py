@@ -40,6 +40,16 @@ def digital_data_etl_command(config: Path, no_cache: bool) -> None:
     digital_data_etl.with_options(config_path=str(config), enable_cache=not no_cache)()
 
 
+@cli.command("feature-engineering")
+@config_option("feature_engineering.yaml")
+@no_cache_option
+def feature_engineering_command(config: Path, no_cache: bool) -> None:
+    """Clean, chunk and embed the authors' documents into the feature store."""
+    from pipelines import feature_engineering
+
+    feature_engineering.with_options(config_path=str(config), enable_cache=not no_cache)()
+
+
 @cli.command("build-samples")
 @click.option(
     "--samples",
@@ -72,10 +82,29 @@ def warehouse_summary_command() -> None:
         click.echo(f"{summary.full_name}: {counts}; {summary.characters:,} characters")
 
 
+@cli.command("feature-store-summary")
+def feature_store_summary_command() -> None:
+    """Show how many points each feature store collection holds."""
+    from llm_engineering.domain.exceptions import CollectionNotFoundError
+    from llm_engineering.domain.features import CLEANED_COLLECTIONS, EMBEDDED_COLLECTIONS
+    from llm_engineering.infrastructure.container import get_vector_index
+
+    index = get_vector_index()
+    for collection in [*CLEANED_COLLECTIONS.values(), *EMBEDDED_COLLECTIONS.values()]:
+        try:
+            click.echo(f"{collection}: {index.count(collection)} points")
+        except CollectionNotFoundError:
+            click.echo(f"{collection}: not created yet (run `poe run-feature-engineering-pipeline`)")
+
+
 def main() -> None:
     from tools.data_warehouse import data_warehouse
 
+    from tools.stack import export_settings_command, stack
+
     cli.add_command(data_warehouse, "data-warehouse")
+    cli.add_command(stack)
+    cli.add_command(export_settings_command)
     cli()
 
 

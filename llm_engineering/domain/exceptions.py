@@ -27,3 +27,7 @@ class FailureRateExceededError(TwinError):
 
 class FeatureStoreUnavailableError(TwinError):
     """The configured feature store cannot be reached."""
+
+
+class CollectionNotFoundError(FeatureStoreUnavailableError):
+    """A feature store collection has not been created yet."""

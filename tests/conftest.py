@@ -37,4 +37,3 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     _clear_container()
     yield directory
     _clear_container()
-

@@ -109,3 +109,15 @@ DOCUMENT_TYPES: dict[DataCategory, type[Document]] = {
     DataCategory.POSTS: PostDocument,
     DataCategory.REPOSITORIES: RepositoryDocument,
 }
+
+
+class RawDocuments(BaseModel):
+    """The `raw_documents` artifact: what the feature pipeline read from the warehouse, and for whom."""
+
+    authors: list[UserDocument] = Field(default_factory=list)
+    articles: list[ArticleDocument] = Field(default_factory=list)
+    posts: list[PostDocument] = Field(default_factory=list)
+    repositories: list[RepositoryDocument] = Field(default_factory=list)
+
+    def all(self) -> list[Document]:
+        return [*self.articles, *self.posts, *self.repositories]

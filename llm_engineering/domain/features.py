@@ -1,5 +1,6 @@
 """What the feature pipeline makes of raw documents: cleaned text, chunks, and embedded chunks."""
 
+from statistics import quantiles
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -30,7 +31,7 @@ class CleanedDocument(BaseModel):
 
     id: UUID
     category: DataCategory
-    sections: list[Section]
+    sections: list[Section] = Field(min_length=1)
     platform: str
     author_id: UUID
     author_full_name: str
@@ -54,7 +55,7 @@ class Chunk(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     document_id: UUID
-    chunk_index: int
+    chunk_index: int = Field(ge=0)
     section: str
     content: str
     category: DataCategory
@@ -71,13 +72,77 @@ class Chunk(BaseModel):
     def payload(self) -> dict[str, Any]:
         """The Qdrant payload of this chunk's point."""
         data = self.model_dump(mode="json")
-        data["document_id"] = str(self.document_id)
-        data["author_id"] = str(self.author_id)
+        data["chunk_id"] = str(self.id)
         return data
 
 
 class EmbeddedChunk(BaseModel):
+    """A chunk and its embedding."""
+
     model_config = ConfigDict(frozen=True)
 
     chunk: Chunk
     embedding: list[float]
+
+
+class FeaturePlan(BaseModel):
+    """Which documents a feature run indexes, and which it removes, compared to the feature store."""
+
+    model_config = ConfigDict(frozen=True)
+
+    new: list[UUID] = Field(default_factory=list)
+    changed: list[UUID] = Field(default_factory=list)
+    unchanged: list[UUID] = Field(default_factory=list)
+    removed: dict[UUID, DataCategory] = Field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "new": len(self.new),
+            "changed": len(self.changed),
+            "unchanged": len(self.unchanged),
+            "removed": len(self.removed),
+        }
+
+
+def plan_update(
+    documents: list[CleanedDocument], indexed: dict[UUID, tuple[DataCategory, str]]
+) -> FeaturePlan:
+    """Compare documents with the (category, content hash) the feature store holds for each id."""
+    new, changed, unchanged = [], [], []
+    for document in documents:
+        if document.id not in indexed:
+            new.append(document.id)
+        elif indexed[document.id][1] != document.content_hash:
+            changed.append(document.id)
+        else:
+            unchanged.append(document.id)
+    present = {document.id for document in documents}
+    removed = {doc_id: category for doc_id, (category, _) in indexed.items() if doc_id not in present}
+    return FeaturePlan(new=new, changed=changed, unchanged=unchanged, removed=removed)
+
+
+class EmbeddedDocuments(BaseModel):
+    """The `embedded_documents` artifact: the plan of a run and the chunks it embedded."""
+
+    plan: FeaturePlan
+    model_id: str
+    dimension: int
+    chunks: list[EmbeddedChunk] = Field(default_factory=list)
+
+
+def chunk_statistics(chunks: list[Chunk]) -> dict[str, dict[str, float]]:
+    """Chunk counts and length distribution (characters) per category, for step metadata."""
+    lengths: dict[str, list[int]] = {}
+    for chunk in chunks:
+        lengths.setdefault(chunk.category.value, []).append(len(chunk.content))
+    stats = {}
+    for category, values in lengths.items():
+        cuts = quantiles(values, n=20, method="inclusive") if len(values) > 1 else [values[0]] * 19
+        stats[category] = {
+            "chunks": len(values),
+            "min": min(values),
+            "p50": cuts[9],
+            "p95": cuts[18],
+            "max": max(values),
+        }
+    return stats

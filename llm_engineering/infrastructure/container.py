@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from functools import cache
 
-from llm_engineering.application.ports import Crawler, DocumentStore
+from llm_engineering.application.ports import Crawler, DocumentStore, Embedder, VectorIndex
 from llm_engineering.domain.crawling import CrawlConfig
 from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.settings import Settings
@@ -52,3 +52,22 @@ def crawler_lookup(config: CrawlConfig, settings: Settings | None = None) -> Cal
         return built[name]
 
     return crawler_for
+
+
+@cache
+def get_vector_index() -> VectorIndex:
+    from llm_engineering.infrastructure.vector_index import open_vector_index
+
+    return open_vector_index(get_settings())
+
+
+@cache
+def get_embedder() -> Embedder:
+    from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
+
+    settings = get_settings()
+    if settings.torch_threads:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
+    return SentenceTransformerEmbedder(settings.embedding_model_id, device=settings.embedding_device)

@@ -1,9 +1,12 @@
 """In-memory stand-ins for the application ports."""
 
-from collections.abc import Iterator
+import math
+import zlib
+from collections.abc import Iterator, Sequence
+from typing import Any
 from uuid import UUID
 
-from llm_engineering.application.ports import InsertOutcome
+from llm_engineering.application.ports import InsertOutcome, ScoredPoint, VectorPoint, Where
 from llm_engineering.domain.documents import DataCategory, Document, UserDocument
 from llm_engineering.domain.exceptions import CrawlError
 
@@ -67,3 +70,83 @@ class ScriptedCrawler:
         if isinstance(result, Exception):
             raise result
         return result
+
+
+def _matches(payload: dict[str, Any], where: Where | None) -> bool:
+    if not where:
+        return True
+    return all(
+        payload.get(field) in value if isinstance(value, list) else payload.get(field) == value
+        for field, value in where.items()
+    )
+
+
+class InMemoryVectorIndex:
+    """A `VectorIndex` in dicts, with exact cosine search."""
+
+    def __init__(self) -> None:
+        self.collections: dict[str, dict[UUID, VectorPoint]] = {}
+        self.sizes: dict[str, int | None] = {}
+
+    def ensure_collection(self, name: str, vector_size: int | None) -> None:
+        self.collections.setdefault(name, {})
+        self.sizes.setdefault(name, vector_size)
+
+    def upsert(self, name: str, points: Sequence[VectorPoint]) -> None:
+        for point in points:
+            if (point.vector is None) != (self.sizes[name] is None):
+                raise ValueError(f"point {point.id} does not fit collection {name}")
+            self.collections[name][point.id] = point
+
+    def delete_where(self, name: str, where: Where) -> None:
+        points = self.collections[name]
+        for point_id in [pid for pid, p in points.items() if _matches(p.payload, where)]:
+            del points[point_id]
+
+    def scroll(self, name: str, where: Where | None = None) -> Iterator[VectorPoint]:
+        for point in list(self.collections[name].values()):
+            if _matches(point.payload, where):
+                yield point.model_copy(update={"vector": None})
+
+    def search(
+        self, name: str, vector: Sequence[float], limit: int, where: Where | None = None
+    ) -> list[ScoredPoint]:
+        scored = [
+            ScoredPoint(id=p.id, score=_cosine(vector, p.vector or []), payload=p.payload)
+            for p in self.collections[name].values()
+            if _matches(p.payload, where)
+        ]
+        return sorted(scored, key=lambda s: -s.score)[:limit]
+
+    def count(self, name: str, where: Where | None = None) -> int:
+        return sum(_matches(p.payload, where) for p in self.collections.get(name, {}).values())
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+class HashingEmbedder:
+    """An `Embedder` whose tokens are words and whose vectors hash words into buckets."""
+
+    model_id = "hashing-test"
+    dimension = 16
+    max_tokens = 40
+
+    def __init__(self) -> None:
+        self.embedded: list[str] = []
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(text.split()) for text in texts]
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.embedded.extend(texts)
+        vectors = []
+        for text in texts:
+            vector = [0.0] * self.dimension
+            for word in text.lower().split():
+                vector[zlib.crc32(word.encode()) % self.dimension] += 1.0
+            vectors.append(vector)
+        return vectors

@@ -1,0 +1,45 @@
+"""The feature pipeline end to end in a temporary ZenML store, with the real embedding model."""
+
+from pathlib import Path
+
+from zenml.client import Client
+
+from llm_engineering.domain.features import CLEANED_COLLECTIONS, EMBEDDED_COLLECTIONS
+from llm_engineering.infrastructure.container import get_vector_index
+from pipelines import digital_data_etl, feature_engineering
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "iris-calder"
+
+
+def last_step_metadata(step: str) -> dict:
+    return Client().get_pipeline("feature_engineering").last_run.steps[step].run_metadata
+
+
+def test_features_are_built_once_and_then_left_alone(data_dir: Path) -> None:
+    links = [f"folder:{SAMPLES / 'notes'}", f"linkedin-export:{SAMPLES / 'linkedin-export'}"]
+    digital_data_etl.with_options(enable_cache=False)(user_full_name="Iris Calder", links=links)
+
+    feature_engineering.with_options(enable_cache=False)(author_full_names=["Iris Calder"])
+    index = get_vector_index()
+    first = {
+        name: index.count(name) for name in [*CLEANED_COLLECTIONS.values(), *EMBEDDED_COLLECTIONS.values()]
+    }
+    assert first["cleaned_articles"] == 3 and first["cleaned_posts"] == 7
+    assert first["embedded_articles"] >= 3 and first["embedded_posts"] >= 7
+    assert last_step_metadata("chunk_and_embed")["plan"] == {
+        "new": 10,
+        "changed": 0,
+        "unchanged": 0,
+        "removed": 0,
+    }
+    hits = index.search("embedded_posts", [0.1] * 384, limit=3, where={"author_full_name": "Iris Calder"})
+    assert len(hits) == 3 and all(hit.payload["platform"] == "linkedin" for hit in hits)
+
+    feature_engineering.with_options(enable_cache=False)(author_full_names=["Iris Calder"])
+    assert last_step_metadata("chunk_and_embed")["plan"] == {
+        "new": 0,
+        "changed": 0,
+        "unchanged": 10,
+        "removed": 0,
+    }
+    assert {name: index.count(name) for name in first} == first

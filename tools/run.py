@@ -99,7 +99,6 @@ def feature_store_summary_command() -> None:
 
 def main() -> None:
     from tools.data_warehouse import data_warehouse
-
     from tools.stack import export_settings_command, stack
 
     cli.add_command(data_warehouse, "data-warehouse")

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from llm_engineering.domain.documents import DataCategory, Document, UserDocument
+from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
 
 
 class InsertOutcome(StrEnum):
@@ -108,3 +109,13 @@ class Embedder(Protocol):
         ...
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+class ChatModel(Protocol):
+    """An LLM that answers conversations; used to generate datasets, to judge, and to serve."""
+
+    model_id: str
+
+    def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
+        """One completion per conversation, in order; backends batch or parallelise as they can."""
+        ...

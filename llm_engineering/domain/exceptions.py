@@ -31,3 +31,7 @@ class FeatureStoreUnavailableError(TwinError):
 
 class CollectionNotFoundError(FeatureStoreUnavailableError):
     """A feature store collection has not been created yet."""
+
+
+class LLMError(TwinError):
+    """A language model call failed."""

@@ -1,0 +1,66 @@
+"""Chat messages, generation settings and what a chat model returns, shared by every LLM backend."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+Conversation = list[ChatMessage]
+
+
+class GenerationConfig(BaseModel):
+    """How to sample one answer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_new_tokens: int = Field(256, gt=0, description="Most tokens to generate per answer.")
+    temperature: float = Field(0.7, ge=0, description="0 means greedy decoding.")
+    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
+    seed: int | None = Field(
+        None, description="Sampling seed, for repeatable answers where the backend allows."
+    )
+    json_mode: bool = Field(False, description="Ask the backend for a JSON object where it supports that.")
+
+
+class Completion(BaseModel):
+    """One generated answer with its token accounting."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    model: str
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+    cost_usd: float = Field(0.0, ge=0)
+
+
+class UsageTotals(BaseModel):
+    """Tokens and cost summed over many completions, for step metadata."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, completions: list[Completion]) -> "UsageTotals":
+        return UsageTotals(
+            calls=self.calls + len(completions),
+            prompt_tokens=self.prompt_tokens + sum(c.prompt_tokens for c in completions),
+            completion_tokens=self.completion_tokens + sum(c.completion_tokens for c in completions),
+            cost_usd=self.cost_usd + sum(c.cost_usd for c in completions),
+        )
+
+    def add_totals(self, other: "UsageTotals") -> "UsageTotals":
+        return UsageTotals(
+            calls=self.calls + other.calls,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+        )

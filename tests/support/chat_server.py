@@ -1,0 +1,144 @@
+"""A chat-completions server on 127.0.0.1 whose answers a test scripts, for the HTTP LLM backends.
+
+    def script(body: dict, attempt: int) -> Reply:
+        return Reply(status=429, headers={"Retry-After": "1"}) if attempt == 1 else Reply(content="hi")
+
+    with ChatServer(script) as server:
+        OpenAICompatibleChatModel(server.base_url, "m", None, options).generate(...)
+        assert server.attempts["hello"] == 2
+
+`attempt` counts the requests whose last message had the same content, so retries can be scripted
+per conversation. The server records every JSON body it received and the most requests it had in
+flight at once.
+"""
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+
+@dataclass
+class Reply:
+    """How the server answers one request; `content` None answers with the echo of the last message."""
+
+    status: int = 200
+    content: str | None = None
+    delay_s: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    usage: tuple[int, int] | None = None  # (prompt, completion); None counts words
+
+
+Script = Callable[[dict[str, Any], int], Reply]
+
+
+def echo(body: dict[str, Any], attempt: int) -> Reply:
+    return Reply()
+
+
+class ChatServer:
+    """A threaded chat-completions server on a free port; use it as a context manager."""
+
+    def __init__(self, script: Script = echo) -> None:
+        self.script = script
+        self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.attempts: Counter[str] = Counter()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def begin(self, body: dict[str, Any], headers: dict[str, str]) -> int:
+        """Record a request; return its attempt number for its last message."""
+        with self._lock:
+            self.bodies.append(body)
+            self.headers.append(headers)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            key = body["messages"][-1]["content"]
+            self.attempts[key] += 1
+            return self.attempts[key]
+
+    def end(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+
+def completion_json(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    last = body["messages"][-1]["content"]
+    content = f"echo: {last}" if reply.content is None else reply.content
+    prompt, completion = reply.usage or (
+        sum(len(message["content"].split()) for message in body["messages"]),
+        len(content.split()),
+    )
+    return {
+        "id": "chatcmpl-local",
+        "object": "chat.completion",
+        "model": body.get("model", "unknown"),
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    }
+
+
+def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            """Keep test output quiet."""
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            attempt = server.begin(body, dict(self.headers.items()))
+            try:
+                reply = server.script(body, attempt)
+                time.sleep(reply.delay_s)
+                if reply.status == 200 and self.path.endswith("/chat/completions"):
+                    self._send(200, completion_json(body, reply), reply.headers)
+                else:
+                    status = reply.status if reply.status != 200 else 404
+                    self._send(status, {"error": {"message": f"scripted {status}"}}, reply.headers)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client timed out and hung up: nothing left to answer
+            finally:
+                server.end()
+
+        def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler

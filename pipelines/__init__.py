@@ -1,6 +1,8 @@
 """ZenML pipelines: each only wires steps."""
 
 from pipelines.digital_data_etl import digital_data_etl
+from pipelines.end_to_end_data import end_to_end_data
 from pipelines.feature_engineering import feature_engineering
+from pipelines.generate_datasets import generate_datasets
 
-__all__ = ["digital_data_etl", "feature_engineering"]
+__all__ = ["digital_data_etl", "end_to_end_data", "feature_engineering", "generate_datasets"]

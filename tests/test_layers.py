@@ -7,7 +7,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 OWN = ("llm_engineering", "steps", "pipelines", "tools")
-ALLOWED_THIRD_PARTY = {"domain": {"pydantic"}, "application": {"pydantic", "loguru"}}
+ALLOWED_THIRD_PARTY = {"domain": {"pydantic"}, "application": {"pydantic", "loguru", "jinja2"}}
 # What each package may import of our own code.
 ALLOWED_OWN = {
     "domain": {"llm_engineering.domain"},

@@ -50,6 +50,51 @@ def feature_engineering_command(config: Path, no_cache: bool) -> None:
     feature_engineering.with_options(config_path=str(config), enable_cache=not no_cache)()
 
 
+@cli.command("generate-datasets")
+@config_option("generate_instruct_datasets.yaml")
+@no_cache_option
+def generate_datasets_command(config: Path, no_cache: bool) -> None:
+    """Build an instruction or preference dataset from the feature store with the configured LLM."""
+    from pipelines import generate_datasets
+
+    generate_datasets.with_options(config_path=str(config), enable_cache=not no_cache)()
+
+
+@cli.command("end-to-end-data")
+@config_option("end_to_end_data_iris_calder.yaml")
+@no_cache_option
+def end_to_end_data_command(config: Path, no_cache: bool) -> None:
+    """Crawl, build features and both datasets for one author, in one pipeline run."""
+    from pipelines import end_to_end_data
+
+    end_to_end_data.with_options(config_path=str(config), enable_cache=not no_cache)()
+
+
+@cli.command("export-dataset")
+@click.argument("artifact", type=click.Choice(["instruct_datasets", "preference_datasets"]))
+@click.option(
+    "--format", "file_format", type=click.Choice(["jsonl", "parquet"]), default="jsonl", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Default: data/datasets/ARTIFACT.",
+)
+@click.option("--version", default=None, help="Artifact version; default: the latest.")
+def export_dataset_command(artifact: str, file_format: str, out: Path | None, version: str | None) -> None:
+    """Write a dataset artifact's splits to JSONL or Parquet files."""
+    from zenml.client import Client
+
+    from llm_engineering.infrastructure.container import get_settings
+    from llm_engineering.infrastructure.hf_datasets import export_dataset_dict
+
+    datasets = Client().get_artifact_version(artifact, version).load()
+    folder = out or get_settings().data_dir / "datasets" / artifact
+    for path in export_dataset_dict(datasets, folder, file_format):  # type: ignore[arg-type]
+        click.echo(f"wrote {path}")
+
+
 @cli.command("build-samples")
 @click.option(
     "--samples",

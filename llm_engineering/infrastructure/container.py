@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from functools import cache
 
-from llm_engineering.application.ports import Crawler, DocumentStore, Embedder, VectorIndex
+from llm_engineering.application.ports import ChatModel, Crawler, DocumentStore, Embedder, VectorIndex
 from llm_engineering.domain.crawling import CrawlConfig
 from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.settings import Settings
@@ -71,3 +71,10 @@ def get_embedder() -> Embedder:
 
         torch.set_num_threads(settings.torch_threads)
     return SentenceTransformerEmbedder(settings.embedding_model_id, device=settings.embedding_device)
+
+
+@cache
+def get_chat_model() -> ChatModel:
+    from llm_engineering.infrastructure.llm import build_chat_model
+
+    return build_chat_model(get_settings())

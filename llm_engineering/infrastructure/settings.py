@@ -5,6 +5,7 @@ the per-pipeline configs, not here.
 """
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,31 @@ class Settings(BaseSettings):
     embedding_device: str = Field("cpu", description="Torch device of the embedding model.")
     torch_threads: int | None = Field(None, gt=0, description="CPU threads for torch; unset lets torch pick.")
 
+    # Language models (dataset generation, judging, serving)
+    llm_backend: Literal["local", "openai", "sagemaker"] = Field(
+        "local",
+        description="Which chat model answers: the local model, an OpenAI-compatible server, or SageMaker.",
+    )
+    llm_model_dir: Path | None = Field(
+        None,
+        description="Local model folder (Hugging Face format); unset converts SmolLM2-135M-Instruct once.",
+    )
+    llm_threads: int | None = Field(
+        None, gt=0, description="CPU threads of the local model; unset lets torch pick."
+    )
+    openai_base_url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible server, e.g. …/v1."
+    )
+    openai_api_key: SecretStr | None = Field(None, description="Its API key.")
+    openai_model_id: str = Field("gpt-4o-mini", description="Model name sent to that server.")
+    sagemaker_endpoint_name: str | None = Field(
+        None, description="SageMaker endpoint serving the twin (TGI)."
+    )
+
+    huggingface_access_token: SecretStr | None = Field(
+        None, description="Hugging Face token, to push datasets and models to the Hub."
+    )
+
     # Browser crawlers
     chromium_binary: Path = Field(Path("/usr/bin/chromium"), description="Chromium executable.")
     chromedriver_path: Path = Field(Path("/usr/bin/chromedriver"), description="ChromeDriver executable.")
@@ -56,7 +82,13 @@ class Settings(BaseSettings):
     docker_image: str = Field("llm-twin:latest", description="Image the remote steps run in.")
 
     @field_validator(
-        "database_host", "qdrant_api_key", "linkedin_password", "aws_access_key", "aws_secret_key"
+        "database_host",
+        "qdrant_api_key",
+        "openai_api_key",
+        "huggingface_access_token",
+        "linkedin_password",
+        "aws_access_key",
+        "aws_secret_key",
     )
     @classmethod
     def refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:

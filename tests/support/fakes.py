@@ -2,13 +2,14 @@
 
 import math
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
 from llm_engineering.application.ports import InsertOutcome, ScoredPoint, VectorPoint, Where
 from llm_engineering.domain.documents import DataCategory, Document, UserDocument
 from llm_engineering.domain.exceptions import CrawlError
+from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
 
 
 class InMemoryStore:
@@ -150,3 +151,34 @@ class HashingEmbedder:
                 vector[zlib.crc32(word.encode()) % self.dimension] += 1.0
             vectors.append(vector)
         return vectors
+
+
+class ScriptedChatModel:
+    """A `ChatModel` that answers with a function of the last user message, recording every call.
+
+    `answer(user_message, attempt)` gets how many times this same message was asked before.
+    """
+
+    model_id = "scripted-test"
+
+    def __init__(self, answer: Callable[[str, int], str]) -> None:
+        self.answer = answer
+        self.asked: list[str] = []
+        self.batches: list[int] = []
+
+    def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
+        self.batches.append(len(conversations))
+        completions = []
+        for conversation in conversations:
+            user = conversation[-1].content
+            text = self.answer(user, self.asked.count(user))
+            self.asked.append(user)
+            completions.append(
+                Completion(
+                    text=text,
+                    model=self.model_id,
+                    prompt_tokens=len(user.split()),
+                    completion_tokens=len(text.split()),
+                )
+            )
+        return completions

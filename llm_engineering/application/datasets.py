@@ -1,0 +1,226 @@
+"""The dataset use case: feature store passages → LLM-written instructions → filtered, split datasets."""
+
+import re
+from collections.abc import Callable, Sequence
+
+from loguru import logger
+from pydantic import BaseModel, ConfigDict, Field
+
+from llm_engineering.application.generation import generate_parsed
+from llm_engineering.application.ports import ChatModel, VectorIndex
+from llm_engineering.application.prompting import render_conversation
+from llm_engineering.domain import datasets as ds
+from llm_engineering.domain.dataset_answers import parse_answer, parse_instruction
+from llm_engineering.domain.dataset_quality import QualityConfig, apply_rule_filters, deduplicate
+from llm_engineering.domain.dataset_split import decontaminate, split
+from llm_engineering.domain.documents import DataCategory
+from llm_engineering.domain.features import CLEANED_COLLECTIONS, CleanedDocument
+from llm_engineering.domain.generation import GenerationConfig, UsageTotals
+
+NearDuplicates = Callable[[list[str], float, int, int, int], set[int]]
+Sample = ds.InstructSample | ds.PreferenceSample
+
+
+class DatasetConfig(BaseModel):
+    """Every tunable of the generate_datasets pipeline."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    test_split_size: float = Field(0.1, ge=0, lt=1, description="Share of samples held out for evaluation.")
+    seed: int = Field(42, description="Seed of the split and of sampled generations.")
+    window_max_chars: int = Field(1200, gt=0, description="Longest passage an instruction is written for.")
+    window_min_chars: int = Field(150, ge=0, description="Shorter passages are not used.")
+    max_passages: int | None = Field(None, gt=0, description="Use at most this many passages (quick runs).")
+    batch_size: int = Field(8, gt=0, description="Conversations per generation call.")
+    max_retries: int = Field(2, ge=0, description="Re-asks of a conversation whose answer did not parse.")
+    instruction_generation: GenerationConfig = GenerationConfig(max_new_tokens=48, temperature=0.0)
+    answer_generation: GenerationConfig = GenerationConfig(max_new_tokens=160, temperature=0.7, seed=42)
+    judge_threshold: int | None = Field(
+        None, ge=1, le=3, description="Keep samples the judge scores at least this."
+    )
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    prompt_version: str = Field("v1", description="Suffix of the prompt templates in application/prompts.")
+
+
+class Passage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    category: DataCategory
+    author_full_name: str
+    source_link: str
+
+
+class GenerationReport(BaseModel):
+    """What a dataset run did, for step metadata."""
+
+    passages: int = 0
+    malformed: int = 0
+    filtered: dict[str, int] = Field(default_factory=dict)
+    usage: UsageTotals = Field(default_factory=UsageTotals)
+    counts: dict[str, dict[str, int]] = Field(default_factory=dict)
+
+
+def read_cleaned_documents(index: VectorIndex) -> list[CleanedDocument]:
+    """Every cleaned document in the feature store, read page by page."""
+    documents = []
+    for collection in CLEANED_COLLECTIONS.values():
+        for point in index.scroll(collection):
+            payload = {k: v for k, v in point.payload.items() if k not in {"document_id", "content"}}
+            documents.append(CleanedDocument.model_validate({**payload, "id": point.payload["document_id"]}))
+    return sorted(documents, key=lambda d: str(d.id))
+
+
+def document_texts(document: CleanedDocument) -> list[str]:
+    """What passages are cut from: the whole text, or each repository file fenced so its lines stay whole."""
+    if document.category is DataCategory.REPOSITORIES:
+        return [f"```\n# {section.name}\n{section.text}\n```" for section in document.sections]
+    return [document.content]
+
+
+def build_passages(documents: Sequence[CleanedDocument], config: DatasetConfig) -> list[Passage]:
+    passages = [
+        Passage(text=window, category=d.category, author_full_name=d.author_full_name, source_link=d.link)
+        for d in documents
+        for text in document_texts(d)
+        for window in ds.context_windows(text, config.window_max_chars, config.window_min_chars)
+    ]
+    return passages[: config.max_passages] if config.max_passages else passages
+
+
+def write_instructions(
+    passages: Sequence[Passage], chat: ChatModel, config: DatasetConfig, report: GenerationReport
+) -> list[tuple[Passage, str]]:
+    """The instruction each passage answers; passages whose answer never parsed are dropped, and counted."""
+    conversations = [
+        render_conversation(
+            f"instruction_{config.prompt_version}",
+            passage=p.text,
+            author=p.author_full_name,
+            category=p.category,
+        )
+        for p in passages
+    ]
+    parsed, usage, failures = generate_parsed(
+        chat,
+        conversations,
+        lambda index, text: parse_instruction(text, passages[index].text),
+        config.instruction_generation,
+        config.batch_size,
+        config.max_retries,
+    )
+    report.usage = report.usage.add_totals(usage)
+    report.malformed += len(failures)
+    return [(passages[i], parsed[i]) for i in sorted(parsed)]
+
+
+def write_answers(
+    instructions: Sequence[str], chat: ChatModel, config: DatasetConfig, report: GenerationReport
+) -> dict[int, str]:
+    conversations = [
+        render_conversation(f"answer_{config.prompt_version}", instruction=i) for i in instructions
+    ]
+    parsed, usage, failures = generate_parsed(
+        chat,
+        conversations,
+        lambda _, text: parse_answer(text),
+        config.answer_generation,
+        config.batch_size,
+        config.max_retries,
+    )
+    report.usage = report.usage.add_totals(usage)
+    report.malformed += len(failures)
+    return parsed
+
+
+def parse_score(_: int, answer: str) -> str:
+    """The first score from 1 to 3 in a judge's answer."""
+    match = re.search(r"\b([1-3])\b", answer)
+    if match is None:
+        raise ds.MalformedAnswerError(f"no score 1-3 in {answer[:60]!r}")
+    return match.group(1)
+
+
+def judge(
+    samples: list[Sample], chat: ChatModel, config: DatasetConfig, report: GenerationReport
+) -> list[Sample]:
+    """Keep the samples an LLM judge scores at least `judge_threshold`; unscored samples are dropped."""
+    if config.judge_threshold is None:
+        return samples
+    conversations = [
+        render_conversation(f"judge_{config.prompt_version}", instruction=instruction(s), answer=answer(s))
+        for s in samples
+    ]
+    scores, usage, _ = generate_parsed(
+        chat,
+        conversations,
+        parse_score,
+        GenerationConfig(max_new_tokens=4, temperature=0.0),
+        config.batch_size,
+        config.max_retries,
+    )
+    report.usage = report.usage.add_totals(usage)
+    kept = [s for i, s in enumerate(samples) if int(scores.get(i, "0")) >= config.judge_threshold]
+    report.filtered["judge"] = len(samples) - len(kept)
+    return kept
+
+
+def instruction(sample: Sample) -> str:
+    return sample.instruction if isinstance(sample, ds.InstructSample) else sample.prompt
+
+
+def answer(sample: Sample) -> str:
+    return sample.output if isinstance(sample, ds.InstructSample) else sample.chosen
+
+
+def curate(
+    samples: list[Sample], config: DatasetConfig, near_duplicates: NearDuplicates, report: GenerationReport
+) -> tuple[list[Sample], list[Sample]]:
+    """Filter, deduplicate, split, then drop train samples that overlap the test split."""
+    kept, rules = apply_rule_filters(samples, config.quality)
+    report.filtered.update(rules.removed)
+    kept, exact, near = deduplicate(kept, config.quality, near_duplicates)
+    report.filtered["exact_duplicates"] = exact
+    report.filtered["near_duplicates"] = near
+    train, test = split(kept, config.test_split_size, config.seed)
+    train, contaminated = decontaminate(train, test, config.quality.decontamination_ngram)
+    report.filtered["contaminated"] = contaminated
+    return train, test
+
+
+def generate_dataset(
+    documents: Sequence[CleanedDocument],
+    chat: ChatModel,
+    dataset_type: ds.DatasetType,
+    config: DatasetConfig,
+    near_duplicates: NearDuplicates,
+) -> tuple[ds.InstructDataset | ds.PreferenceDataset, GenerationReport]:
+    """The whole dataset run over cleaned documents: cut passages, generate, judge, curate."""
+    report = GenerationReport()
+    passages = build_passages(documents, config)
+    report.passages = len(passages)
+    logger.info("Writing instructions for {} passages with {}", len(passages), chat.model_id)
+    pairs = write_instructions(passages, chat, config, report)
+    samples: list[Sample]
+    if dataset_type is ds.DatasetType.INSTRUCTION:
+        samples = [
+            ds.InstructSample(instruction=i, output=p.text, category=p.category, source_link=p.source_link)
+            for p, i in pairs
+        ]
+    else:
+        rejected = write_answers([i for _, i in pairs], chat, config, report)
+        samples = [
+            ds.PreferenceSample(
+                prompt=i, chosen=p.text, rejected=rejected[n], category=p.category, source_link=p.source_link
+            )
+            for n, (p, i) in enumerate(pairs)
+            if n in rejected
+        ]
+    train, test = curate(judge(samples, chat, config, report), config, near_duplicates, report)
+    dataset = (
+        ds.InstructDataset(train=train, test=test)
+        if dataset_type is ds.DatasetType.INSTRUCTION
+        else ds.PreferenceDataset(train=train, test=test)
+    )
+    report.counts = dataset.counts()
+    return dataset, report

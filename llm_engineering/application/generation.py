@@ -1,0 +1,59 @@
+"""Batched generation with retries for malformed answers only, and token accounting."""
+
+from collections.abc import Callable, Sequence
+
+from loguru import logger
+
+from llm_engineering.application.ports import ChatModel
+from llm_engineering.domain.datasets import MalformedAnswerError
+from llm_engineering.domain.generation import Conversation, GenerationConfig, UsageTotals
+
+
+def generate_parsed(
+    chat: ChatModel,
+    conversations: Sequence[Conversation],
+    parse: Callable[[int, str], str],
+    config: GenerationConfig,
+    batch_size: int,
+    max_retries: int,
+) -> tuple[dict[int, str], UsageTotals, dict[int, str]]:
+    """Answer every conversation and parse each answer; re-ask only those whose answer did not parse.
+
+    `parse(index, text)` gets the conversation's index, for checks against what that conversation asked.
+    Returns the parsed answers by conversation index, the usage, and the last failure reason of each
+    conversation that never parsed. Retries sample (temperature > 0, a new seed), since greedy decoding
+    would only repeat the same malformed answer.
+    """
+    parsed: dict[int, str] = {}
+    failures: dict[int, str] = {}
+    usage = UsageTotals()
+    pending = list(range(len(conversations)))
+    for attempt in range(max_retries + 1):
+        attempt_config = config if attempt == 0 else retry_config(config, attempt)
+        failures = {}
+        for start in range(0, len(pending), batch_size):
+            batch = pending[start : start + batch_size]
+            completions = chat.generate([conversations[i] for i in batch], attempt_config)
+            usage = usage.add(completions)
+            for index, completion in zip(batch, completions, strict=True):
+                try:
+                    parsed[index] = parse(index, completion.text)
+                except MalformedAnswerError as error:
+                    failures[index] = str(error)
+            logger.info(
+                "Generated {}/{} (attempt {})",
+                min(start + batch_size, len(pending)),
+                len(pending),
+                attempt + 1,
+            )
+        pending = sorted(failures)
+        if not pending:
+            break
+    return parsed, usage, failures
+
+
+def retry_config(config: GenerationConfig, attempt: int) -> GenerationConfig:
+    """Sampling settings for a retry: never greedy, and a different seed each attempt."""
+    return config.model_copy(
+        update={"temperature": max(config.temperature, 0.7), "seed": (config.seed or 0) + attempt}
+    )

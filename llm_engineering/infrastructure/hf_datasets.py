@@ -1,0 +1,51 @@
+"""Datasets in Hugging Face form: DatasetDict conversion, file export and Hub upload."""
+
+from pathlib import Path
+from typing import Literal
+
+from datasets import Dataset, DatasetDict
+from loguru import logger
+from pydantic import SecretStr
+
+from llm_engineering.domain.datasets import InstructDataset, PreferenceDataset
+from llm_engineering.domain.exceptions import TwinError
+
+# The columns TRL's SFT and DPO trainers read, in this order.
+COLUMNS = {InstructDataset: ["instruction", "output"], PreferenceDataset: ["prompt", "chosen", "rejected"]}
+
+
+def to_dataset_dict(dataset: InstructDataset | PreferenceDataset) -> DatasetDict:
+    """Train and test splits with the trainer's columns first, then `category` and `source_link`."""
+    columns = [*COLUMNS[type(dataset)], "category", "source_link"]
+
+    def as_dataset(samples: list) -> Dataset:  # type: ignore[type-arg]
+        rows = [sample.model_dump(mode="json") for sample in samples]
+        return Dataset.from_dict({column: [row[column] for row in rows] for column in columns})
+
+    return DatasetDict({"train": as_dataset(dataset.train), "test": as_dataset(dataset.test)})
+
+
+def export_dataset_dict(
+    datasets: DatasetDict, folder: Path, file_format: Literal["jsonl", "parquet"]
+) -> list[Path]:
+    """Write each split to `folder/<split>.<format>`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for split, dataset in datasets.items():
+        path = folder / f"{split}.{file_format}"
+        if file_format == "jsonl":
+            dataset.to_json(str(path), lines=True, force_ascii=False)
+        else:
+            dataset.to_parquet(str(path))
+        written.append(path)
+    return written
+
+
+def push_to_hub(datasets: DatasetDict, dataset_id: str, token: SecretStr | None) -> None:
+    """Upload to the Hugging Face Hub; needs HUGGINGFACE_ACCESS_TOKEN."""
+    if token is None:
+        raise TwinError(
+            "Pushing datasets needs HUGGINGFACE_ACCESS_TOKEN; set it or run without push_to_huggingface."
+        )
+    logger.info("Pushing {} to the Hugging Face Hub", dataset_id)
+    datasets.push_to_hub(dataset_id, token=token.get_secret_value())

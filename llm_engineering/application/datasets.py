@@ -33,13 +33,19 @@ class DatasetConfig(BaseModel):
     max_passages: int | None = Field(None, gt=0, description="Use at most this many passages (quick runs).")
     batch_size: int = Field(8, gt=0, description="Conversations per generation call.")
     max_retries: int = Field(2, ge=0, description="Re-asks of a conversation whose answer did not parse.")
-    instruction_generation: GenerationConfig = GenerationConfig(max_new_tokens=48, temperature=0.0)
+    # Sampling, not greedy: with a small model, greedy answers mostly restate the passage, and a retry
+    # would repeat the same answer.
+    instruction_generation: GenerationConfig = GenerationConfig(max_new_tokens=40, temperature=0.7, seed=42)
     answer_generation: GenerationConfig = GenerationConfig(max_new_tokens=160, temperature=0.7, seed=42)
     judge_threshold: int | None = Field(
         None, ge=1, le=3, description="Keep samples the judge scores at least this."
     )
     quality: QualityConfig = Field(default_factory=QualityConfig)
-    prompt_version: str = Field("v1", description="Suffix of the prompt templates in application/prompts.")
+    instruction_prompt: str = Field(
+        "instruction_v2", description="Template (application/prompts) asking for instructions."
+    )
+    answer_prompt: str = Field("answer_v1", description="Template asking for the rejected answers.")
+    judge_prompt: str = Field("judge_v1", description="Template asking the judge for a score.")
 
 
 class Passage(BaseModel):
@@ -94,7 +100,7 @@ def write_instructions(
     """The instruction each passage answers; passages whose answer never parsed are dropped, and counted."""
     conversations = [
         render_conversation(
-            f"instruction_{config.prompt_version}",
+            config.instruction_prompt,
             passage=p.text,
             author=p.author_full_name,
             category=p.category,
@@ -117,9 +123,7 @@ def write_instructions(
 def write_answers(
     instructions: Sequence[str], chat: ChatModel, config: DatasetConfig, report: GenerationReport
 ) -> dict[int, str]:
-    conversations = [
-        render_conversation(f"answer_{config.prompt_version}", instruction=i) for i in instructions
-    ]
+    conversations = [render_conversation(config.answer_prompt, instruction=i) for i in instructions]
     parsed, usage, failures = generate_parsed(
         chat,
         conversations,
@@ -148,7 +152,7 @@ def judge(
     if config.judge_threshold is None:
         return samples
     conversations = [
-        render_conversation(f"judge_{config.prompt_version}", instruction=instruction(s), answer=answer(s))
+        render_conversation(config.judge_prompt, instruction=instruction(s), answer=answer(s))
         for s in samples
     ]
     scores, usage, _ = generate_parsed(

@@ -53,7 +53,7 @@ def topic_of(prompt: str) -> str:
 
 def answers(user: str, attempt: int) -> str:
     """Instructions for passages, with one passage answered badly once; generic answers for instructions."""
-    if "Passage from" in user:
+    if "Write one question" in user:
         topic = topic_of(user)
         if topic == "retries" and attempt == 0:
             return "Sure!"
@@ -66,19 +66,19 @@ def answers(user: str, attempt: int) -> str:
 CONFIG = DatasetConfig(test_split_size=0.25, window_min_chars=50)
 
 
-def test_prompts_carry_the_passage_and_its_author() -> None:
+@pytest.mark.parametrize("template", ["instruction_v1", "instruction_v2"])
+def test_prompts_carry_the_passage_and_its_author(template: str) -> None:
     [system, user] = render_conversation(
-        "instruction_v1", passage=passage("batching"), author="Iris Calder", category="articles"
+        template, passage=passage("batching"), author="Iris Calder", category="articles"
     )
     assert passage("batching") in user.content and "Iris Calder" in user.content
-    assert system.role == "system" and "instruction" in system.content
+    assert system.role == "system" and "question" in system.content
 
 
 def test_only_malformed_answers_are_asked_again() -> None:
     chat = ScriptedChatModel(answers)
     conversations = [
-        render_conversation("instruction_v1", passage=passage(t), author="Iris Calder", category="articles")
-        for t in TOPICS
+        render_conversation("instruction_v2", passage=passage(t), author="Iris Calder") for t in TOPICS
     ]
     parsed, usage, failures = generate_parsed(
         chat,

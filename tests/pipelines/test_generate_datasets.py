@@ -20,8 +20,8 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "iris-calder"
 def scripted(body: dict[str, Any], attempt: int) -> Reply:
     """A question about each passage; a generic answer to each question."""
     user = body["messages"][-1]["content"]
-    if "Passage from" in user:
-        passage = user.split('"""')[1]
+    if "Write one question" in user:
+        passage = user.split("\n", 1)[1]
         words = re.findall(r"[A-Za-z]{4,}", passage)[:3]
         return Reply(content=f"How would you explain {' '.join(words)} to a colleague?")
     return Reply(

@@ -12,62 +12,49 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 CONFIGS = Path("configs")
 
 
-def config_option(default: str) -> click.Option:
-    return click.option(
-        "--config",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        default=CONFIGS / default,
-        show_default=True,
-        help="ZenML run config YAML (parameters and settings).",
-    )
-
-
-no_cache_option = click.option("--no-cache", is_flag=True, help="Run every step, ignoring ZenML's cache.")
-
-
 @click.group()
 def cli() -> None:
     """LLM Twin: crawl, featurize, train and serve a twin of one author's writing."""
 
 
-@cli.command("digital-data-etl")
-@config_option("digital_data_etl_iris_calder.yaml")
-@no_cache_option
-def digital_data_etl_command(config: Path, no_cache: bool) -> None:
-    """Crawl an author's links into the warehouse."""
-    from pipelines import digital_data_etl
-
-    digital_data_etl.with_options(config_path=str(config), enable_cache=not no_cache)()
-
-
-@cli.command("feature-engineering")
-@config_option("feature_engineering.yaml")
-@no_cache_option
-def feature_engineering_command(config: Path, no_cache: bool) -> None:
-    """Clean, chunk and embed the authors' documents into the feature store."""
-    from pipelines import feature_engineering
-
-    feature_engineering.with_options(config_path=str(config), enable_cache=not no_cache)()
+# Each pipeline's subcommand: its default run config and what it does.
+PIPELINES = {
+    "digital_data_etl": ("digital_data_etl_iris_calder.yaml", "Crawl an author's links into the warehouse."),
+    "feature_engineering": (
+        "feature_engineering.yaml",
+        "Clean, chunk and embed the authors' documents into the feature store.",
+    ),
+    "generate_datasets": (
+        "generate_instruct_datasets.yaml",
+        "Build an instruction or preference dataset from the feature store with the configured LLM.",
+    ),
+    "end_to_end_data": (
+        "end_to_end_data_iris_calder.yaml",
+        "Crawl, build features and both datasets for one author, in one pipeline run.",
+    ),
+}
 
 
-@cli.command("generate-datasets")
-@config_option("generate_instruct_datasets.yaml")
-@no_cache_option
-def generate_datasets_command(config: Path, no_cache: bool) -> None:
-    """Build an instruction or preference dataset from the feature store with the configured LLM."""
-    from pipelines import generate_datasets
+def add_pipeline_command(name: str, default_config: str, summary: str) -> None:
+    """A subcommand that runs pipeline `name` with a ZenML run config (`--config`) and `--no-cache`."""
 
-    generate_datasets.with_options(config_path=str(config), enable_cache=not no_cache)()
+    @cli.command(name.replace("_", "-"), help=summary)
+    @click.option(
+        "--config",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=CONFIGS / default_config,
+        show_default=True,
+        help="ZenML run config YAML (parameters and settings).",
+    )
+    @click.option("--no-cache", is_flag=True, help="Run every step, ignoring ZenML's cache.")
+    def run_pipeline(config: Path, no_cache: bool) -> None:
+        import pipelines  # ZenML loads here, not for --help
+
+        getattr(pipelines, name).with_options(config_path=str(config), enable_cache=not no_cache)()
 
 
-@cli.command("end-to-end-data")
-@config_option("end_to_end_data_iris_calder.yaml")
-@no_cache_option
-def end_to_end_data_command(config: Path, no_cache: bool) -> None:
-    """Crawl, build features and both datasets for one author, in one pipeline run."""
-    from pipelines import end_to_end_data
-
-    end_to_end_data.with_options(config_path=str(config), enable_cache=not no_cache)()
+for pipeline_name, (default_config, summary) in PIPELINES.items():
+    add_pipeline_command(pipeline_name, default_config, summary)
 
 
 @cli.command("export-dataset")

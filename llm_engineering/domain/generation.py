@@ -64,3 +64,10 @@ class UsageTotals(BaseModel):
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cost_usd=self.cost_usd + other.cost_usd,
         )
+
+
+# The system prompt the twin is trained with and served with; both sides import it from here.
+TWIN_SYSTEM_PROMPT = (
+    "You are the writing twin of the author whose articles, posts and code you learned from. "
+    "Answer in their voice, from their material."
+)

@@ -149,13 +149,22 @@ def _validate(instruction: str, passage: str, answer: str) -> None:
         raise MalformedAnswerError(
             f"The instruction is neither a question nor a request: {instruction[:80]!r}."
         )
+    if passage and not _content_words(instruction) & _content_words(passage):
+        raise MalformedAnswerError(
+            f"The instruction shares no content word with its passage: {instruction[:80]!r}."
+        )
+
+
+def _content_words(text: str) -> set[str]:
+    """Lower-cased words of five letters or more: enough to tell whether two texts share a topic."""
+    return {word.casefold() for word in re.findall(r"[^\W\d_]{5,}", text)}
 
 
 def parse_instruction(answer: str, passage: str = "") -> str:
     """The instruction in a generator's answer: JSON, a labelled line, or plain text, cleaned of markdown.
 
-    Raises MalformedAnswerError when it is empty, echoes `passage`, has under 3 or over 60 words, or is
-    neither a question nor a request (see REQUEST_WORDS).
+    Raises MalformedAnswerError when it is empty, echoes `passage`, has under 3 or over 60 words, is
+    neither a question nor a request (see REQUEST_WORDS), or shares no content word with `passage`.
 
     >>> parse_instruction('Sure! {"instruction": "Explain why the cache is keyed by hash."} Hope it helps.')
     'Explain why the cache is keyed by hash.'

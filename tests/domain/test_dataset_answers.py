@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from llm_engineering.domain.dataset_answers import parse_answer, parse_instruction
@@ -96,9 +98,16 @@ GOOD = {
 }
 
 
+# The passage the GOOD instructions are checked against: PASSAGE plus, as a word list, every content word
+# they use, so each one is on topic while none of them is an echo.
+ON_TOPIC = PASSAGE + "\n\nTopics: " + ", ".join(
+    sorted({w for _, instruction in GOOD.values() for w in re.findall(r"[A-Za-z]{5,}", instruction)})
+)
+
+
 @pytest.mark.parametrize(("answer", "instruction"), GOOD.values(), ids=GOOD.keys())
 def test_instruction_is_extracted(answer: str, instruction: str) -> None:
-    assert parse_instruction(answer, PASSAGE) == instruction
+    assert parse_instruction(answer, ON_TOPIC) == instruction
 
 
 MALFORMED = {
@@ -161,3 +170,10 @@ def test_answer_is_cleaned(answer: str, cleaned: str) -> None:
 def test_malformed_answer_is_refused(answer: str, reason: str) -> None:
     with pytest.raises(MalformedAnswerError, match=reason):
         parse_answer(answer)
+
+
+def test_an_instruction_about_nothing_in_the_passage_is_refused() -> None:
+    passage = "Retries need a limit, or a broken service gets called forever."
+    with pytest.raises(MalformedAnswerError, match="shares no content word"):
+        parse_instruction("What, how, why or why not?", passage)
+    assert parse_instruction("Why do retries need a limit?", passage) == "Why do retries need a limit?"

@@ -35,3 +35,7 @@ class CollectionNotFoundError(FeatureStoreUnavailableError):
 
 class LLMError(TwinError):
     """A language model call failed."""
+
+
+class RegistryError(TwinError):
+    """A model version or stage asked for does not exist."""

@@ -118,6 +118,7 @@ def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
             attempt = server.begin(body, dict(self.headers.items()))
+            self.ended = False
             try:
                 reply = server.script(body, attempt)
                 time.sleep(reply.delay_s)
@@ -129,9 +130,14 @@ def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client timed out and hung up: nothing left to answer
             finally:
-                server.end()
+                if not self.ended:
+                    server.end()
 
         def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
+            # The request stops counting as in flight before its answer leaves: once the client has the
+            # answer it may send its next request, which must not find this one still counted.
+            server.end()
+            self.ended = True
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

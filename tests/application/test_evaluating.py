@@ -1,0 +1,260 @@
+import json
+from collections.abc import Callable, Sequence
+from uuid import uuid4
+
+import pytest
+
+from llm_engineering.application.evaluating import (
+    Contestants,
+    EvaluationConfig,
+    TextMetrics,
+    answer_questions,
+    evaluate_models,
+    evaluate_retrieval,
+    generate_retrieval_questions,
+    judge_answers,
+    judge_pairwise,
+    sample_chunks,
+)
+from llm_engineering.application.ports import VectorPoint
+from llm_engineering.domain.exceptions import TwinError
+from llm_engineering.domain.generation import TWIN_SYSTEM_PROMPT, Completion, Conversation, GenerationConfig
+from llm_engineering.infrastructure.metrics import bleu, rouge_l
+from tests.support.fakes import HashingEmbedder, InMemoryVectorIndex, ScriptedChatModel
+
+TOPICS = ["retries", "chunk overlap", "payload indexes", "evaluation sets", "batching", "caching"]
+CONFIG = EvaluationConfig(batch_size=4, max_retries=2)
+
+
+def reference(topic: str) -> str:
+    return f"I keep {topic} boring: one rule, one log line, one test, and {topic} stops surprising me."
+
+
+def instruction(topic: str) -> str:
+    return f"How do you handle {topic}?"
+
+
+SAMPLES = [(instruction(t), reference(t)) for t in TOPICS]
+
+
+def twin(user: str, attempt: int) -> str:
+    """A twin that answers in the author's words."""
+    topic = user.removeprefix("How do you handle ").removesuffix("?")
+    return reference(topic)
+
+
+def generic(user: str, attempt: int) -> str:
+    return f"Great question! There are many best practices for {user.lower()} It depends on your needs."
+
+
+class RecordingChatModel(ScriptedChatModel):
+    """A scripted model that also keeps every conversation it was given."""
+
+    def __init__(self, answer: Callable[[str, int], str]) -> None:
+        super().__init__(answer)
+        self.conversations: list[Conversation] = []
+
+    def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
+        self.conversations.extend(conversations)
+        return super().generate(conversations, config)
+
+
+def scored(user: str) -> str:
+    return user.split("Answer to score:")[1]
+
+
+def judge(user: str, attempt: int) -> str:
+    """Scores the author's words 3/3 and generic prose 2/1, with messy but readable output."""
+    if "Answer to score:" not in user:
+        return pairwise_judge(user, attempt)
+    if "I keep" in scored(user):
+        return 'Sure!\n```json\n{"accuracy": 3, "style": 3, "reason": "Sounds like the author.",}\n```'
+    return "Accuracy: 2\nStyle: 1\nReason: Generic assistant prose."
+
+
+def pairwise_judge(user: str, attempt: int) -> str:
+    """Prefers whichever answer holds the author's words, in whatever position it is shown."""
+    first = user.split("Answer A:")[1].split("Answer B:")[0]
+    return "A" if "I keep" in first else "Answer B is better."
+
+
+def test_answers_are_asked_in_batches_under_the_twins_system_prompt() -> None:
+    model = RecordingChatModel(twin)
+    answers = answer_questions(model, [instruction(t) for t in TOPICS], CONFIG)
+    assert answers == [reference(t) for t in TOPICS]
+    assert model.batches == [4, 2]
+    assert all(c[0].role == "system" and c[0].content == TWIN_SYSTEM_PROMPT for c in model.conversations)
+    assert [c[1].content for c in model.conversations] == [instruction(t) for t in TOPICS]
+
+
+def test_only_malformed_judgements_are_asked_again_and_hopeless_ones_are_reported() -> None:
+    def flaky(user: str, attempt: int) -> str:
+        if "caching" in scored(user):
+            return "It is fine, I guess."  # never gives scores
+        if "batching" in scored(user) and attempt == 0:
+            return '{"accuracy": 3, "style": '  # cut off by the token limit
+        return judge(user, attempt)
+
+    chat = ScriptedChatModel(flaky)
+    answers = [twin(instruction(t), 0) for t in TOPICS]
+    results = judge_answers(chat, [i for i, _ in SAMPLES], answers, [r for _, r in SAMPLES], CONFIG)
+    assert sorted(results.judgements) == [0, 1, 2, 3, 4] and list(results.failures) == [5]
+    assert "No accuracy and style score" in results.failures[5]
+    assert {(j.accuracy, j.style) for j in results.judgements.values()} == {(3, 3)}
+    assert results.judgements[4].reason == "Sounds like the author."
+    # First pass over six answers, then two re-asked (batching and caching), then caching alone.
+    assert chat.batches == [4, 2, 2, 1]
+    assert results.usage.calls == 9
+
+
+def test_the_judge_prompt_carries_instruction_reference_and_answer() -> None:
+    chat = RecordingChatModel(judge)
+    judge_answers(chat, [instruction("retries")], ["My answer."], [reference("retries")], CONFIG)
+    [system, user] = chat.conversations[0]
+    assert "accuracy" in system.content and "not generic assistant prose" in system.content
+    assert instruction("retries") in user.content and reference("retries") in user.content
+    assert "My answer." in user.content
+
+
+def test_pairwise_order_is_randomised_but_the_better_model_always_wins() -> None:
+    chat = RecordingChatModel(pairwise_judge)
+    topics = TOPICS * 3
+    candidate = [reference(t) for t in topics]
+    other = [generic(instruction(t), 0) for t in topics]
+    results = judge_pairwise(
+        chat, [instruction(t) for t in topics], [reference(t) for t in topics], (candidate, other), CONFIG
+    )
+    assert set(results.outcomes.values()) == {"candidate"} and results.win_rate() == 1.0
+    shown_first = [c[1].content.split("Answer A:")[1].split("Answer B:")[0] for c in chat.conversations]
+    positions = {"I keep" in first for first in shown_first}
+    assert positions == {True, False}  # the candidate was shown first for some pairs and second for others
+    reversed_results = judge_pairwise(
+        chat, [instruction(t) for t in topics], [reference(t) for t in topics], (other, candidate), CONFIG
+    )
+    assert set(reversed_results.outcomes.values()) == {"other"}
+
+
+def fixed_metrics(value: float) -> TextMetrics:
+    return TextMetrics(rouge_l=lambda p, r: value, bleu=lambda p, r: value)
+
+
+def test_a_candidate_in_the_authors_voice_beats_a_generic_production_model() -> None:
+    models = Contestants(
+        candidate=ScriptedChatModel(twin),
+        judge=ScriptedChatModel(judge),
+        production=ScriptedChatModel(generic),
+    )
+    report = evaluate_models(models, SAMPLES, TextMetrics(rouge_l=rouge_l, bleu=bleu), CONFIG)
+    candidate, production = report.scores
+    assert (candidate.model, candidate.judge_accuracy, candidate.judge_style) == ("candidate", 3.0, 3.0)
+    assert (production.model, production.judge_accuracy, production.judge_style) == ("production", 2.0, 1.0)
+    assert candidate.win_rate == 1.0 and production.win_rate is None
+    assert candidate.rouge_l == 1.0 and candidate.bleu == 1.0 and production.rouge_l < 0.3
+    assert candidate.samples == candidate.judged == len(TOPICS)
+    assert candidate.answer_words == sum(len(reference(t).split()) for t in TOPICS) / len(TOPICS)
+    assert report.decision.promote and "3.000" in report.decision.reason
+    row = report.rows[0]
+    assert (row.instruction, row.reference) == SAMPLES[0]
+    assert row.answers == {
+        "candidate": reference("retries"),
+        "production": generic(instruction("retries"), 0),
+    }
+    assert row.judgements["production"].style == 1 and row.pairwise == "candidate"
+    assert report.judge_usage.calls == 3 * len(TOPICS)
+
+
+def test_without_production_the_candidate_is_promoted_and_max_samples_applies() -> None:
+    models = Contestants(candidate=ScriptedChatModel(generic), judge=ScriptedChatModel(judge))
+    config = CONFIG.model_copy(update={"max_samples": 2})
+    report = evaluate_models(models, SAMPLES, fixed_metrics(0.25), config)
+    [scores] = report.scores
+    assert scores.win_rate is None and scores.samples == 2 and scores.rouge_l == 0.25
+    assert report.decision.promote and "No production model" in report.decision.reason
+    assert len(report.rows) == 2 and report.rows[0].pairwise is None
+
+
+def test_a_judge_that_never_scores_fails_the_evaluation_with_its_reasons() -> None:
+    models = Contestants(
+        candidate=ScriptedChatModel(twin), judge=ScriptedChatModel(lambda u, a: "Nice answer!")
+    )
+    with pytest.raises(TwinError, match=r"scored none of the 6 answers of candidate.*No accuracy and style"):
+        evaluate_models(models, SAMPLES, fixed_metrics(0.5), CONFIG)
+
+
+def test_an_empty_test_split_is_refused() -> None:
+    models = Contestants(candidate=ScriptedChatModel(twin), judge=ScriptedChatModel(judge))
+    with pytest.raises(TwinError, match="test split is empty"):
+        evaluate_models(models, [], fixed_metrics(0.5), CONFIG)
+
+
+CHUNKS = {
+    "embedded_articles": [
+        "qdrant payload indexes speed filtered vector search",
+        "mongodb warehouse keeps documents unique by link",
+    ],
+    "embedded_posts": [
+        "selenium crawls linkedin posts behind a login",
+        "minhash finds near duplicate samples cheaply",
+    ],
+    "embedded_repositories": ["pytest fixtures build temporary git repositories"],
+}
+
+
+def feature_store(embedder: HashingEmbedder) -> tuple[InMemoryVectorIndex, dict[str, str]]:
+    """Chunks spread over the embedded collections; returns the index and each chunk's id by its text."""
+    index, ids = InMemoryVectorIndex(), {}
+    for collection, texts in CHUNKS.items():
+        index.ensure_collection(collection, embedder.dimension)
+        points = []
+        for text, vector in zip(texts, embedder.embed(texts), strict=True):
+            ids[text] = str(uuid4())
+            points.append(
+                VectorPoint(id=uuid4(), payload={"chunk_id": ids[text], "content": text}, vector=vector)
+            )
+        index.upsert(collection, points)
+    return index, ids
+
+
+def test_retrieval_finds_each_questions_own_chunk_across_collections() -> None:
+    embedder = HashingEmbedder()
+    index, ids = feature_store(embedder)
+    # Each question holds exactly its chunk's words, so its chunk is the one nearest; the last question's
+    # chunk is not in the store, so it misses at every k.
+    questions = [(text, ids[text]) for text in ids] + [("qdrant payload indexes", "not-indexed")]
+    metrics = evaluate_retrieval(index, embedder, questions, k=3)
+    assert metrics == {"hit_at_k": 5 / 6, "mrr": pytest.approx(5 / 6), "k": 3, "queries": 6}
+
+
+def test_retrieval_needs_questions() -> None:
+    embedder = HashingEmbedder()
+    index, _ = feature_store(embedder)
+    with pytest.raises(TwinError, match="No retrieval questions"):
+        evaluate_retrieval(index, embedder, [], k=3)
+
+
+def question_writer(user: str, attempt: int) -> str:
+    """Asks about a chunk in its first four words (all of them would be refused as an echo of the chunk);
+    answers the minhash chunk with chatter that holds no question."""
+    passage = user.split("Text by the author:")[1].split("Write one question")[0].strip()
+    if passage.startswith("minhash"):
+        return "Sure!"
+    return json.dumps({"instruction": f"Why {' '.join(passage.split()[:4])} ?"})
+
+
+def test_questions_are_written_per_chunk_and_find_their_chunk() -> None:
+    embedder = HashingEmbedder()
+    index, ids = feature_store(embedder)
+    chunks = sample_chunks(index, count=10, seed=1)
+    assert sorted(text for _, text in chunks) == sorted(ids) and sample_chunks(index, 10, seed=1) == chunks
+    assert len(sample_chunks(index, count=2, seed=1)) == 2
+    chat = ScriptedChatModel(question_writer)
+    questions = generate_retrieval_questions(chat, chunks, CONFIG)
+    by_chunk = {chunk_id: question for question, chunk_id in questions}
+    minhash = ids["minhash finds near duplicate samples cheaply"]
+    assert minhash not in by_chunk and len(by_chunk) == len(ids) - 1
+    assert by_chunk[ids["qdrant payload indexes speed filtered vector search"]] == (
+        "Why qdrant payload indexes speed ?"
+    )
+    assert chat.asked.count(next(u for u in chat.asked if "minhash" in u)) == CONFIG.max_retries + 1
+    metrics = evaluate_retrieval(index, embedder, questions, k=1)
+    assert metrics == {"hit_at_k": 1.0, "mrr": 1.0, "k": 1, "queries": len(ids) - 1}

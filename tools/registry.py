@@ -14,12 +14,13 @@ import click
 from loguru import logger
 
 from llm_engineering.domain.exceptions import RegistryError
+from llm_engineering.domain.training import TWIN_MODEL_NAME
 
 if TYPE_CHECKING:
     from zenml.metadata.metadata_types import MetadataType
     from zenml.models import ModelVersionResponse
 
-MODEL_NAME = "llm_twin"
+MODEL_NAME = TWIN_MODEL_NAME
 PROMOTION_STAGES = ("staging", "production")
 METRIC_KEYS = ("judge_score", "rouge_l", "bleu")
 PREVIOUS_PRODUCTION = "previous_production"
@@ -61,6 +62,17 @@ def summarize(version: "ModelVersionResponse") -> VersionSummary:
         created=version.created,
         metrics={key: logged[key] for key in METRIC_KEYS if key in logged},
     )
+
+
+def latest_version() -> "ModelVersionResponse":
+    """The newest version of the twin: what the last training run made."""
+    from zenml.client import Client
+    from zenml.enums import ModelStages
+
+    try:
+        return Client().get_model_version(MODEL_NAME, ModelStages.LATEST)
+    except KeyError as error:
+        raise RegistryError(f"{MODEL_NAME} has no version yet; run the training pipeline first.") from error
 
 
 def list_versions() -> list[VersionSummary]:

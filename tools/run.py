@@ -28,6 +28,11 @@ PIPELINES = {
         "generate_instruct_datasets.yaml",
         "Build an instruction or preference dataset from the feature store with the configured LLM.",
     ),
+    "training": ("training.yaml", "Fine-tune the twin (SFT, then DPO) on the latest datasets."),
+    "evaluating": (
+        "evaluating.yaml",
+        "Judge the newest model against production and the base model; promote it only if better.",
+    ),
     "end_to_end_data": (
         "end_to_end_data_iris_calder.yaml",
         "Crawl, build features and both datasets for one author, in one pipeline run.",

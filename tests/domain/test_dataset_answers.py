@@ -100,8 +100,12 @@ GOOD = {
 
 # The passage the GOOD instructions are checked against: PASSAGE plus, as a word list, every content word
 # they use, so each one is on topic while none of them is an echo.
-ON_TOPIC = PASSAGE + "\n\nTopics: " + ", ".join(
-    sorted({w for _, instruction in GOOD.values() for w in re.findall(r"[A-Za-z]{5,}", instruction)})
+ON_TOPIC = (
+    PASSAGE
+    + "\n\nTopics: "
+    + ", ".join(
+        sorted({w for _, instruction in GOOD.values() for w in re.findall(r"[A-Za-z]{5,}", instruction)})
+    )
 )
 
 

@@ -1,0 +1,39 @@
+from typing import Annotated
+
+from datasets import DatasetDict
+from zenml import get_step_context, log_metadata, step
+from zenml.types import HTMLString
+
+from llm_engineering.domain.training import TrainingConfig, TrainingResult
+from llm_engineering.infrastructure.container import get_settings
+from llm_engineering.infrastructure.plots import html_page, loss_curve_png
+from llm_engineering.infrastructure.training.trl_training import train
+
+
+@step
+def train_model(
+    config: TrainingConfig, instruct_datasets: DatasetDict, preference_datasets: DatasetDict
+) -> tuple[Annotated[TrainingResult, "training_result"], Annotated[HTMLString, "loss_curve"]]:
+    """Fine-tune the twin (SFT, then DPO when asked) and record where the merged model went."""
+    settings = get_settings()
+    run_name = get_step_context().pipeline_run.name
+    result = train(
+        config,
+        instruct_datasets,
+        preference_datasets if "dpo" in config.stages else None,
+        settings.data_dir.resolve() / "models" / "twin" / run_name,
+        default_base_dir=settings.data_dir / "models" / "smollm2-135m-instruct",
+    )
+    metadata = {
+        "model_dir": result.model_dir,
+        "method": config.method,
+        "stages": {stage: summary.model_dump() for stage, summary in result.stages.items()},
+    }
+    log_metadata(metadata=metadata)
+    log_metadata(metadata=metadata, infer_model=True)  # on the model version this run creates
+    history = [point.model_dump() for point in result.loss_history]
+    table = [
+        {"stage": stage, **summary.model_dump(exclude={"metrics"})}
+        for stage, summary in result.stages.items()
+    ]
+    return result, HTMLString(html_page("Training loss", [loss_curve_png(history)], table))

@@ -1,0 +1,95 @@
+"""Training → registry → evaluation → promotion, end to end in a temporary ZenML store.
+
+A tiny real training run of SmolLM2 (a few steps at a short length); the judge is a chat-completions
+server on 127.0.0.1 spoken to over HTTP.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from datasets import Dataset, DatasetDict
+from zenml import save_artifact
+from zenml.integrations.huggingface.materializers.huggingface_datasets_materializer import (
+    HFDatasetMaterializer,
+)
+
+from llm_engineering.application.evaluating import EvaluationConfig
+from llm_engineering.domain.generation import GenerationConfig
+from llm_engineering.domain.training import StageSettings, TrainingConfig
+from pipelines import evaluating, training
+from tests.support.chat_server import ChatServer, Reply
+from tools import registry
+
+pytestmark = pytest.mark.slow
+
+TOPICS = ["retries", "chunking", "caching", "batching", "evaluation", "indexes"]
+
+
+def instruct() -> DatasetDict:
+    rows = [
+        {"instruction": f"How do you handle {t}?", "output": f"I keep {t} boring: a limit, a log, a test."}
+        for t in TOPICS
+    ]
+    return DatasetDict({"train": Dataset.from_list(rows[:4]), "test": Dataset.from_list(rows[4:])})
+
+
+def preference() -> DatasetDict:
+    rows = [
+        {"prompt": f"How do you handle {t}?", "chosen": f"I keep {t} boring.", "rejected": "It depends."}
+        for t in TOPICS
+    ]
+    return DatasetDict({"train": Dataset.from_list(rows[:4]), "test": Dataset.from_list(rows[4:])})
+
+
+def judge(body: dict[str, Any], attempt: int) -> Reply:
+    """The same scores for every answer, and a tie for every pair: no version is better than another."""
+    if "Answer B:" in body["messages"][-1]["content"]:
+        return Reply(content="tie")
+    return Reply(content=json.dumps({"accuracy": 2, "style": 2, "reason": "steady"}))
+
+
+TINY = TrainingConfig(
+    max_length=64,
+    sft=StageSettings(
+        learning_rate=1e-3, max_steps=2, per_device_batch_size=2, gradient_accumulation_steps=1
+    ),
+    dpo=StageSettings(
+        learning_rate=1e-5, max_steps=1, per_device_batch_size=2, gradient_accumulation_steps=1
+    ),
+)
+QUICK = EvaluationConfig(
+    retrieval_queries=0,
+    generation=GenerationConfig(max_new_tokens=12, temperature=0.0),
+    judge_generation=GenerationConfig(max_new_tokens=24, temperature=0.0),
+)
+
+
+def test_a_trained_version_is_evaluated_promoted_and_not_replaced_by_an_equal_one(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save_artifact(instruct(), name="instruct_datasets", materializer=HFDatasetMaterializer)
+    save_artifact(preference(), name="preference_datasets", materializer=HFDatasetMaterializer)
+    with ChatServer(judge) as server:
+        monkeypatch.setenv("LLM_BACKEND", "openai")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+
+        training.with_options(enable_cache=False)(config=TINY)
+        first = registry.latest_version()
+        model_dir = registry.model_dir_of(first)
+        assert model_dir is not None and (model_dir / "config.json").exists()
+        assert {"sft", "dpo"} <= set(first.run_metadata["stages"])
+
+        evaluating.with_options(enable_cache=False)(config=QUICK)
+        assert registry.production_version().number == first.number
+        assert first.number == registry.get_version(first.number).number
+        assert registry.get_version(first.number).run_metadata["judge_score"] == 2.0
+
+        training.with_options(enable_cache=False)(config=TINY)
+        second = registry.latest_version()
+        evaluating.with_options(enable_cache=False)(config=QUICK)
+
+    assert second.number == first.number + 1
+    assert registry.production_version().number == first.number  # an equal judge score does not promote
+    assert registry.get_version(second.number).stage == "staging"

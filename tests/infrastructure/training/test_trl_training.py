@@ -90,6 +90,7 @@ def lora_run(base_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Traini
         base_model_dir=base_dir,
         max_length=64,
         system_prompt=SHORT_PROMPT,
+        gradient_checkpointing=True,  # recomputes activations through the adapter in the backward pass
         # A high rate so that six steps visibly lower the loss; early stopping exercises checkpoints.
         sft=tiny(1e-3, 6, eval_steps=3, early_stopping_patience=2),
         dpo=tiny(5e-5, 2, eval_steps=2),

@@ -1,16 +1,15 @@
 """The model registry against a throwaway ZenML store: versions made directly, no pipeline runs."""
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from zenml import log_metadata
 from zenml.client import Client
-from zenml.config.global_config import GlobalConfiguration
 from zenml.models import ModelVersionResponse
 
+from tests.support.zenml_store import isolated_zenml
 from tools.registry import (
     MODEL_NAME,
     RegistryError,
@@ -21,26 +20,6 @@ from tools.registry import (
     promote,
     rollback,
 )
-
-
-@contextmanager
-def isolated_zenml(root: Path) -> Iterator[None]:
-    """A fresh ZenML global config and store under `root`; the process-wide singletons come back after."""
-    saved_config, saved_client = GlobalConfiguration.get_instance(), Client.get_instance()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ZENML_CONFIG_PATH", str(root / "zen"))
-        patch.setenv("ZENML_REPOSITORY_PATH", str(root))
-        patch.setenv("ZENML_ANALYTICS_OPT_IN", "false")
-        GlobalConfiguration._reset_instance()
-        Client._reset_instance()
-        try:
-            yield
-        finally:
-            GlobalConfiguration._reset_instance()
-            Client._reset_instance()
-    # Restored after the environment, since resetting to a config rewrites it at ZENML_CONFIG_PATH.
-    GlobalConfiguration._reset_instance(saved_config)
-    Client._reset_instance(saved_client)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -1,18 +1,17 @@
 """The stack and settings-secret commands against throwaway ZenML stores (no AWS, no network)."""
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner, Result
 from zenml.client import Client
-from zenml.config.global_config import GlobalConfiguration
 from zenml.enums import StackComponentType
 
 from llm_engineering.infrastructure.container import get_settings
 from llm_engineering.infrastructure.settings import Settings
+from tests.support.zenml_store import isolated_zenml
 from tools.stack import (
     AWS_STACK,
     SETTINGS_SECRET,
@@ -30,27 +29,6 @@ AWS_ENV = {
     "AWS_ACCESS_KEY": "AKIAEXAMPLEKEY",
     "AWS_SECRET_KEY": "example-secret-access-key",
 }
-
-
-@contextmanager
-def isolated_zenml(root: Path) -> Iterator[None]:
-    """A fresh ZenML global config and store under `root`; the process-wide singletons come back after."""
-    saved_config, saved_client = GlobalConfiguration.get_instance(), Client.get_instance()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ZENML_CONFIG_PATH", str(root / "zen"))
-        # No `.zen` under root: the client keeps its active stack in this global config, not the checkout's.
-        patch.setenv("ZENML_REPOSITORY_PATH", str(root))
-        patch.setenv("ZENML_ANALYTICS_OPT_IN", "false")
-        GlobalConfiguration._reset_instance()
-        Client._reset_instance()
-        try:
-            yield
-        finally:
-            GlobalConfiguration._reset_instance()
-            Client._reset_instance()
-    # Restored after the environment, since resetting to a config rewrites it at ZENML_CONFIG_PATH.
-    GlobalConfiguration._reset_instance(saved_config)
-    Client._reset_instance(saved_client)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -1,0 +1,30 @@
+"""A ZenML store of a test module's own, apart from the session-wide one the conftest sets up."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from zenml.client import Client
+from zenml.config.global_config import GlobalConfiguration
+
+
+@contextmanager
+def isolated_zenml(root: Path) -> Iterator[None]:
+    """A fresh ZenML global config and store under `root`; the process-wide singletons come back after."""
+    saved_config, saved_client = GlobalConfiguration.get_instance(), Client.get_instance()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZENML_CONFIG_PATH", str(root / "zen"))
+        # No `.zen` under root: the client keeps its active stack in this global config, not the checkout's.
+        patch.setenv("ZENML_REPOSITORY_PATH", str(root))
+        patch.setenv("ZENML_ANALYTICS_OPT_IN", "false")
+        GlobalConfiguration._reset_instance()
+        Client._reset_instance()
+        try:
+            yield
+        finally:
+            GlobalConfiguration._reset_instance()
+            Client._reset_instance()
+    # Restored after the environment, since resetting to a config rewrites it at ZENML_CONFIG_PATH.
+    GlobalConfiguration._reset_instance(saved_config)
+    Client._reset_instance(saved_client)

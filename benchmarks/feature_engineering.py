@@ -3,7 +3,7 @@
 Builds a synthetic warehouse (embedded, in a temporary folder), runs the feature use case on it with the real
 embedding model and the embedded feature store, and prints ratios measured in this one run:
 
-    python benchmarks/feature_engineering.py           # 2,000 documents, over 10,000 chunks
+    python benchmarks/feature_engineering.py           # 2,500 documents, over 10,000 chunks
     python benchmarks/feature_engineering.py --quick   # a few hundred documents, under two minutes
 
 The last line is `name=value …`.
@@ -104,13 +104,13 @@ def main() -> None:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--quick", action="store_true", help="a few hundred documents, under two minutes")
-    parser.add_argument("--documents", type=int, help="synthetic documents (default 2000, quick 200)")
+    parser.add_argument("--documents", type=int, help="synthetic documents (default 2500; quick 200)")
     parser.add_argument("--authors", type=int, default=10)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--ceiling-sample", type=int, default=2500, help="chunks encoded to time the ceiling")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    documents = args.documents or (200 if args.quick else 2000)
+    documents = args.documents or (200 if args.quick else 2500)
 
     from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
     from llm_engineering.infrastructure.vector_index import open_vector_index

@@ -1,7 +1,7 @@
 """The dataset use case: feature store passages → LLM-written instructions → filtered, split datasets."""
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,13 +11,17 @@ from llm_engineering.application.ports import ChatModel, VectorIndex
 from llm_engineering.application.prompting import render_conversation
 from llm_engineering.domain import datasets as ds
 from llm_engineering.domain.dataset_answers import parse_answer, parse_instruction
-from llm_engineering.domain.dataset_quality import QualityConfig, apply_rule_filters, deduplicate
+from llm_engineering.domain.dataset_quality import (
+    NearDuplicateFinder,
+    QualityConfig,
+    apply_rule_filters,
+    deduplicate,
+)
 from llm_engineering.domain.dataset_split import decontaminate, split
 from llm_engineering.domain.documents import DataCategory
 from llm_engineering.domain.features import CLEANED_COLLECTIONS, CleanedDocument
 from llm_engineering.domain.generation import GenerationConfig, UsageTotals
 
-NearDuplicates = Callable[[list[str], float, int, int, int], set[int]]
 Sample = ds.InstructSample | ds.PreferenceSample
 
 
@@ -178,7 +182,10 @@ def answer(sample: Sample) -> str:
 
 
 def curate(
-    samples: list[Sample], config: DatasetConfig, near_duplicates: NearDuplicates, report: GenerationReport
+    samples: list[Sample],
+    config: DatasetConfig,
+    near_duplicates: NearDuplicateFinder,
+    report: GenerationReport,
 ) -> tuple[list[Sample], list[Sample]]:
     """Filter, deduplicate, split, then drop train samples that overlap the test split."""
     kept, rules = apply_rule_filters(samples, config.quality)
@@ -197,7 +204,7 @@ def generate_dataset(
     chat: ChatModel,
     dataset_type: ds.DatasetType,
     config: DatasetConfig,
-    near_duplicates: NearDuplicates,
+    near_duplicates: NearDuplicateFinder,
 ) -> tuple[ds.InstructDataset | ds.PreferenceDataset, GenerationReport]:
     """The whole dataset run over cleaned documents: cut passages, generate, judge, curate."""
     report = GenerationReport()

@@ -6,7 +6,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 from pydantic import ValidationError
@@ -21,6 +20,7 @@ from llm_engineering.infrastructure.sagemaker_training import (
     launch_training_job,
     requirements_for_sagemaker,
 )
+from tests.support.aws import stubbed_client
 
 ROLE = "arn:aws:iam::123456789012:role/twin-sagemaker"
 ARN = "arn:aws:sagemaker:eu-central-1:123456789012:training-job/llm-twin-training-20250301-142500"
@@ -38,13 +38,8 @@ NAME = "llm-twin-training-20250301-142500"
 
 @pytest.fixture
 def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber]]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    client = boto3.client("sagemaker", region_name="eu-central-1")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+    with stubbed_client("sagemaker", monkeypatch) as pair:
+        yield pair
 
 
 def test_request_holds_image_channels_resources_and_encoded_hyperparameters() -> None:

@@ -5,7 +5,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
@@ -14,6 +13,7 @@ from llm_engineering.domain.exceptions import LLMError
 from llm_engineering.domain.generation import ChatMessage, Completion, GenerationConfig
 from llm_engineering.infrastructure.llm.chat_api import HttpChatOptions
 from llm_engineering.infrastructure.llm.sagemaker import SageMakerChatModel
+from tests.support.aws import stubbed_client
 
 ENDPOINT = "twin-endpoint"
 CONVERSATION = [ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="Hi")]
@@ -50,13 +50,8 @@ def expected(body: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber]]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    client = boto3.client("sagemaker-runtime", region_name="eu-central-1")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+    with stubbed_client("sagemaker-runtime", monkeypatch) as pair:
+        yield pair
 
 
 def test_invokes_the_messages_api_and_parses_the_answer(stubbed: tuple[Any, Stubber]) -> None:

@@ -4,13 +4,13 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import reduce
-from typing import NamedTuple, cast
+from typing import Literal, NamedTuple, cast
 
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_engineering.application.generation import generate_parsed
-from llm_engineering.application.ports import ChatModel, Embedder, VectorIndex
+from llm_engineering.application.ports import ChatModel, ChoiceScorer, Embedder, VectorIndex
 from llm_engineering.application.prompting import render_conversation
 from llm_engineering.domain import evaluation as ev
 from llm_engineering.domain.dataset_answers import parse_instruction
@@ -60,7 +60,14 @@ class EvaluationConfig(BaseModel):
     seed: int = Field(42, description="Seed of the pairwise answer order and of the chunks sampled.")
     retrieval_k: int = Field(5, gt=0, description="Results per query that hit@k and MRR look at.")
     retrieval_queries: int = Field(20, ge=0, description="Chunks to write a retrieval question for; 0 skips.")
+    judge_mode: Literal["generate", "choice"] = Field(
+        "generate",
+        description="generate: the judge writes its scores; choice: each score is the expected value of the "
+        "judge's probabilities for 1, 2 and 3 (for judges too small to follow a format; needs a backend "
+        "that exposes them: local, or an OpenAI-compatible server with logprobs).",
+    )
     judge_prompt: str = Field("judge_answer_v1", description="Template asking for accuracy and style.")
+    choice_prompt: str = Field("judge_choice_v1", description="Template asking one criterion as a digit.")
     pairwise_prompt: str = Field("judge_pairwise_v1", description="Template asking which answer is better.")
     question_prompt: str = Field("instruction_v2", description="Template asking for a question on a chunk.")
 
@@ -147,6 +154,8 @@ def judge_answers(
 ) -> JudgeResults:
     """Accuracy and style of each answer; only unreadable judgements are asked again, and those that stay
     unreadable are reported in `failures`."""
+    if config.judge_mode == "choice":
+        return judge_answers_by_choice(choice_scorer(judge), instructions, answers, references, config)
     conversations = [
         render_conversation(config.judge_prompt, instruction=i, reference=r, answer=a)
         for i, a, r in zip(instructions, answers, references, strict=True)
@@ -165,6 +174,43 @@ def judge_answers(
     return JudgeResults(judgements=judgements, failures=failures, usage=usage)
 
 
+def choice_scorer(judge: ChatModel) -> ChoiceScorer:
+    if not isinstance(judge, ChoiceScorer):
+        raise TwinError(
+            f"The judge {judge.model_id} cannot score choices (judge_mode: choice); use the local or the "
+            "OpenAI-compatible backend, or set judge_mode: generate."
+        )
+    return judge
+
+
+def judge_answers_by_choice(
+    judge: ChoiceScorer,
+    instructions: Sequence[str],
+    answers: Sequence[str],
+    references: Sequence[str],
+    config: EvaluationConfig,
+) -> JudgeResults:
+    """Each criterion asked as a digit; its score is the expected value of the judge's probabilities."""
+    triples = list(zip(instructions, answers, references, strict=True))
+    by_criterion = {
+        criterion: judge.choice_probabilities(
+            [
+                render_conversation(
+                    config.choice_prompt, instruction=i, reference=r, answer=a, criterion=criterion
+                )
+                for i, a, r in triples
+            ],
+            ev.SCORE_CHOICES,
+        )
+        for criterion in ev.CRITERIA
+    }
+    judgements = {
+        n: ev.judgement_from_choices(by_criterion["accuracy"][n], by_criterion["style"][n])
+        for n in range(len(triples))
+    }
+    return JudgeResults(judgements=judgements)
+
+
 def judge_pairwise(
     judge: ChatModel,
     instructions: Sequence[str],
@@ -180,6 +226,11 @@ def judge_pairwise(
         render_conversation(config.pairwise_prompt, instruction=i, reference=r, answer_a=a, answer_b=b)
         for i, r, (a, b, _) in zip(instructions, references, orders, strict=True)
     ]
+    if config.judge_mode == "choice":
+        chances = choice_scorer(judge).choice_probabilities(conversations, ("A", "B"))
+        verdicts = [ev.verdict_from_choices(p) for p in chances]
+        outcomes = {n: ev.pairwise_outcome(v, orders[n][2]) for n, v in enumerate(verdicts)}
+        return PairwiseResults(outcomes=outcomes)
     parsed, usage, failures = generate_parsed(
         judge,
         conversations,

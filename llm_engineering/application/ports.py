@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator, Sequence
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -118,4 +118,21 @@ class ChatModel(Protocol):
 
     def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
         """One completion per conversation, in order; backends batch or parallelise as they can."""
+        ...
+
+
+@runtime_checkable
+class ChoiceScorer(Protocol):
+    """A chat model that can say how likely each of a few one-token answers is, instead of writing one.
+
+    Judges that are too small to follow an answer format still rank a fixed set of choices this way
+    (probability-weighted scoring); backends that expose next-token probabilities implement it.
+    """
+
+    model_id: str
+
+    def choice_probabilities(
+        self, conversations: Sequence[Conversation], choices: Sequence[str]
+    ) -> list[dict[str, float]]:
+        """Per conversation, the probability of each choice as the reply's first token, summing to 1."""
         ...

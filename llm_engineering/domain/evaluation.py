@@ -4,7 +4,7 @@ import ast
 import json
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -58,8 +58,9 @@ class Judgement(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    accuracy: int = Field(ge=1, le=3, description="1 wrong or off topic, 2 partly right, 3 right.")
-    style: int = Field(ge=1, le=3, description="1 generic assistant prose, 3 sounds like the author.")
+    # Written scores are whole numbers; scores from choice probabilities are their expected value.
+    accuracy: float = Field(ge=1, le=3, description="1 wrong or off topic, 2 partly right, 3 right.")
+    style: float = Field(ge=1, le=3, description="1 generic assistant prose, 3 sounds like the author.")
     reason: str = ""
 
 
@@ -136,6 +137,42 @@ def parse_judgement(text: str) -> Judgement:
         return Judgement(accuracy=int(pair[1]), style=int(pair[2]), reason=rest or text.strip())
     missing = " and ".join(name for name in CRITERIA if name not in scores)
     raise MalformedAnswerError(f"No {missing} score (1-3) in the judge's answer: {text[:80]!r}.")
+
+
+SCORE_CHOICES = ("1", "2", "3")
+
+
+def expected_score(probabilities: Mapping[str, float]) -> float:
+    """The probability-weighted score over the choices "1", "2" and "3".
+
+    >>> expected_score({"1": 0.5, "2": 0.0, "3": 0.5})
+    2.0
+    """
+    if set(probabilities) != set(SCORE_CHOICES) or any(p < 0 for p in probabilities.values()):
+        raise ValueError(f"Expected probabilities of {SCORE_CHOICES}, got {dict(probabilities)}.")
+    total = sum(probabilities.values())
+    if total <= 0:
+        raise ValueError("The score probabilities sum to zero.")
+    return sum(int(choice) * p for choice, p in probabilities.items()) / total
+
+
+def judgement_from_choices(accuracy: Mapping[str, float], style: Mapping[str, float]) -> Judgement:
+    """A judgement whose scores are the expected values of a judge's choice probabilities per criterion."""
+    shown = "; ".join(
+        f"{name} " + " ".join(f"p({c})={probabilities[c]:.2f}" for c in SCORE_CHOICES)
+        for name, probabilities in (("accuracy", accuracy), ("style", style))
+    )
+    return Judgement(
+        accuracy=expected_score(accuracy),
+        style=expected_score(style),
+        reason=f"choice probabilities: {shown}",
+    )
+
+
+def verdict_from_choices(probabilities: Mapping[str, float]) -> PairwiseVerdict:
+    """The likelier of "A" and "B"; equal probabilities are a tie."""
+    a, b = probabilities["A"], probabilities["B"]
+    return "tie" if a == b else "A" if a > b else "B"
 
 
 def _verdict(word: str) -> PairwiseVerdict:

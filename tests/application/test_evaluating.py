@@ -258,3 +258,48 @@ def test_questions_are_written_per_chunk_and_find_their_chunk() -> None:
     assert chat.asked.count(next(u for u in chat.asked if "minhash" in u)) == CONFIG.max_retries + 1
     metrics = evaluate_retrieval(index, embedder, questions, k=1)
     assert metrics == {"hit_at_k": 1.0, "mrr": 1.0, "k": 1, "queries": len(ids) - 1}
+
+
+class ChoiceJudge(ScriptedChatModel):
+    """A judge that scores by choice probabilities: likely 3 for the author's words, likely 1 otherwise,
+    and in pairs the position that holds the author's words."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda user, attempt: "unused")
+        self.choices: list[tuple[str, ...]] = []
+
+    def choice_probabilities(
+        self, conversations: Sequence[Conversation], choices: Sequence[str]
+    ) -> list[dict[str, float]]:
+        self.choices.append(tuple(choices))
+        return [self._chances(conversation[-1].content, choices) for conversation in conversations]
+
+    def _chances(self, user: str, choices: Sequence[str]) -> dict[str, float]:
+        if tuple(choices) == ("A", "B"):
+            first = user.split("Answer A:")[1].split("Answer B:")[0]
+            return {"A": 0.7, "B": 0.3} if "I keep" in first else {"A": 0.4, "B": 0.6}
+        authors = "I keep" in user.split("Answer to grade:")[1]
+        return {"1": 0.1, "2": 0.1, "3": 0.8} if authors else {"1": 0.6, "2": 0.4, "3": 0.0}
+
+
+def test_choice_judging_scores_expected_values_and_decides() -> None:
+    judge = ChoiceJudge()
+    models = Contestants(
+        candidate=ScriptedChatModel(twin), judge=judge, production=ScriptedChatModel(generic)
+    )
+    config = CONFIG.model_copy(update={"judge_mode": "choice"})
+    report = evaluate_models(models, SAMPLES, TextMetrics(rouge_l=rouge_l, bleu=bleu), config)
+    candidate, production = report.scores
+    assert candidate.judge_accuracy == pytest.approx(2.7) and candidate.judge_style == pytest.approx(2.7)
+    assert production.judge_accuracy == pytest.approx(1.4) and candidate.win_rate == 1.0
+    assert report.decision.promote and candidate.judged == len(TOPICS)
+    assert "p(3)=0.80" in report.rows[0].judgements["candidate"].reason
+    # Two criteria for each of two models, then one pairwise round; the judge never generated text.
+    assert judge.choices == [("1", "2", "3")] * 4 + [("A", "B")] and judge.asked == []
+
+
+def test_choice_judging_needs_a_backend_that_scores_choices() -> None:
+    models = Contestants(candidate=ScriptedChatModel(twin), judge=ScriptedChatModel(judge))
+    config = CONFIG.model_copy(update={"judge_mode": "choice"})
+    with pytest.raises(TwinError, match=r"cannot score choices.*judge_mode: generate"):
+        evaluate_models(models, SAMPLES, fixed_metrics(0.5), config)

@@ -9,12 +9,15 @@ from llm_engineering.domain.evaluation import (
     ModelScores,
     PairwiseVerdict,
     decide_promotion,
+    expected_score,
     hit_at_k,
+    judgement_from_choices,
     mean_reciprocal_rank,
     order_pair,
     pairwise_outcome,
     parse_judgement,
     parse_pairwise,
+    verdict_from_choices,
     win_rate,
 )
 
@@ -261,3 +264,23 @@ def test_a_judge_score_that_does_not_beat_production_is_not_promoted(accuracy: f
     decision = decide_promotion(scores("candidate", accuracy, style, 0.9, 0.9), PRODUCTION, tolerance=0.02)
     assert not decision.promote
     assert f"judge score {(accuracy + style) / 2:.3f} does not beat 2.000" in decision.reason
+
+
+def test_expected_score_weighs_each_score_by_its_probability() -> None:
+    assert expected_score({"1": 0.2, "2": 0.3, "3": 0.5}) == pytest.approx(2.3)
+    assert expected_score({"1": 2, "2": 0, "3": 2}) == pytest.approx(2.0)  # renormalised
+    with pytest.raises(ValueError, match="Expected probabilities"):
+        expected_score({"1": 0.5, "3": 0.5})
+    with pytest.raises(ValueError, match="sum to zero"):
+        expected_score({"1": 0, "2": 0, "3": 0})
+
+
+def test_judgement_from_choices_keeps_the_probabilities_as_its_reason() -> None:
+    judgement = judgement_from_choices({"1": 0, "2": 0, "3": 1}, {"1": 1, "2": 0, "3": 0})
+    assert (judgement.accuracy, judgement.style) == (3.0, 1.0)
+    assert "accuracy p(1)=0.00 p(2)=0.00 p(3)=1.00" in judgement.reason
+
+
+@pytest.mark.parametrize(("a", "b", "verdict"), [(0.6, 0.4, "A"), (0.2, 0.8, "B"), (0.5, 0.5, "tie")])
+def test_verdict_from_choices_picks_the_likelier(a: float, b: float, verdict: str) -> None:
+    assert verdict_from_choices({"A": a, "B": b}) == verdict

@@ -32,6 +32,7 @@ class Reply:
     delay_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     usage: tuple[int, int] | None = None  # (prompt, completion); None counts words
+    top_logprobs: list[tuple[str, float]] | None = None  # (token, logprob) of the first position
 
 
 Script = Callable[[dict[str, Any], int], Reply]
@@ -95,13 +96,19 @@ def completion_json(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         sum(len(message["content"].split()) for message in body["messages"]),
         len(content.split()),
     )
+    choice: dict[str, Any] = {
+        "index": 0,
+        "message": {"role": "assistant", "content": content},
+        "finish_reason": "stop",
+    }
+    if reply.top_logprobs is not None:
+        top = [{"token": token, "logprob": logprob} for token, logprob in reply.top_logprobs]
+        choice["logprobs"] = {"content": [{**top[0], "top_logprobs": top}] if top else []}
     return {
         "id": "chatcmpl-local",
         "object": "chat.completion",
         "model": body.get("model", "unknown"),
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-        ],
+        "choices": [choice],
         "usage": {
             "prompt_tokens": prompt,
             "completion_tokens": completion,

@@ -106,6 +106,51 @@ class TransformersChatModel:
                 completions += self._generate_batch(batch, config, start // self._batch_size)
             return completions
 
+    def choice_probabilities(
+        self, conversations: Sequence[Conversation], choices: Sequence[str]
+    ) -> list[dict[str, float]]:
+        """The next-token probability of each choice after the assistant turn opens, renormalised over the
+        choices; one forward pass per batch, no generation."""
+        with self._lock:
+            self._load()
+            ids = self._choice_token_ids(choices)
+            probabilities: list[dict[str, float]] = []
+            for start in range(0, len(conversations), self._batch_size):
+                probabilities += self._choice_batch(conversations[start : start + self._batch_size], ids)
+            return probabilities
+
+    def _choice_token_ids(self, choices: Sequence[str]) -> dict[str, int]:
+        ids = {}
+        for choice in choices:
+            tokens = self._tokenizer.encode(choice, add_special_tokens=False)
+            if len(tokens) != 1:
+                raise TwinError(
+                    f"The choice {choice!r} is {len(tokens)} tokens for {self.model_id}; use one."
+                )
+            ids[choice] = tokens[0]
+        if len(set(ids.values())) != len(ids):
+            raise TwinError(f"The choices {list(choices)} share a token for {self.model_id}.")
+        return ids
+
+    def _choice_batch(self, batch: Sequence[Conversation], ids: dict[str, int]) -> list[dict[str, float]]:
+        import torch
+
+        inputs = self._tokenizer(
+            self._prompts(batch), return_tensors="pt", padding=True, add_special_tokens=False
+        )
+        with torch.inference_mode():
+            logits = self._model(**inputs).logits[:, -1, :]  # left padding: the last position is the prompt's
+        chosen = torch.softmax(logits[:, list(ids.values())].float(), dim=-1)
+        return [dict(zip(ids, row.tolist(), strict=True)) for row in chosen]
+
+    def _prompts(self, batch: Sequence[Conversation]) -> list[str]:
+        return [
+            self._tokenizer.apply_chat_template(
+                [message.model_dump() for message in conversation], tokenize=False, add_generation_prompt=True
+            )
+            for conversation in batch
+        ]
+
     def _load(self) -> None:
         if self._model is not None:
             return
@@ -132,15 +177,10 @@ class TransformersChatModel:
     ) -> list[Completion]:
         import torch
 
-        tokenizer = self._tokenizer
-        prompts = [
-            tokenizer.apply_chat_template(
-                [message.model_dump() for message in conversation], tokenize=False, add_generation_prompt=True
-            )
-            for conversation in batch
-        ]
         # The template already writes the special tokens; the tokenizer must not add a second BOS.
-        inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        inputs = self._tokenizer(
+            self._prompts(batch), return_tensors="pt", padding=True, add_special_tokens=False
+        )
         started = time.perf_counter()
         with torch.random.fork_rng(devices=[]), torch.inference_mode():
             if config.seed is not None:

@@ -1,5 +1,6 @@
 """Any server that speaks OpenAI's chat-completions API: OpenAI, vLLM, TGI, Ollama, llama.cpp."""
 
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from llm_engineering.infrastructure.llm.chat_api import (
 
 __all__ = ["HttpChatOptions", "OpenAICompatibleChatModel"]
 
+TOP_LOGPROBS = 20  # the most OpenAI's API returns per position
 HINT = "check OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL_ID"
 
 
@@ -53,6 +55,48 @@ class OpenAICompatibleChatModel:
                 conversations,
                 self._options.concurrency,
             )
+
+    def choice_probabilities(
+        self, conversations: Sequence[Conversation], choices: Sequence[str]
+    ) -> list[dict[str, float]]:
+        """Per conversation, one-token completions with `top_logprobs`; the choices' probabilities among the
+        server's most likely first tokens, renormalised. Raises LLMError when the server returns no
+        log-probabilities or none of its likely tokens is a choice."""
+        headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"} if self._api_key else {}
+        with httpx.Client(base_url=self.base_url, headers=headers, timeout=self._options.timeout_s) as client:
+            return map_in_order(
+                lambda conversation: self._choose(client, conversation, choices),
+                conversations,
+                self._options.concurrency,
+            )
+
+    def _choose(
+        self, client: httpx.Client, conversation: Conversation, choices: Sequence[str]
+    ) -> dict[str, float]:
+        config = GenerationConfig(max_new_tokens=1, temperature=0.0)
+        body = {
+            "model": self.model_id,
+            **chat_body(conversation, config, json_mode_supported=False),
+            "logprobs": True,
+            "top_logprobs": TOP_LOGPROBS,
+        }
+        answer = self._post_with_retries(client, body)
+        try:
+            candidates = answer["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+            found = [(str(c["token"]).strip(), float(c["logprob"])) for c in candidates]
+        except (KeyError, IndexError, TypeError, ValueError) as error:
+            raise LLMError(
+                f"{self._server} returned no top_logprobs ({str(answer)[:200]}); "
+                "use a server that supports logprobs, or set judge_mode: generate."
+            ) from error
+        mass = {choice: sum(math.exp(lp) for token, lp in found if token == choice) for choice in choices}
+        total = sum(mass.values())
+        if total == 0:
+            raise LLMError(
+                f"None of {list(choices)} is among the {len(found)} likeliest first tokens"
+                f" of {self.model_id}."
+            )
+        return {choice: value / total for choice, value in mass.items()}
 
     def _complete(
         self, client: httpx.Client, conversation: Conversation, config: GenerationConfig

@@ -109,3 +109,23 @@ def test_interrupted_conversion_leaves_nothing_behind(
     with pytest.raises(KeyboardInterrupt):
         ensure_local_model(tmp_path / "smollm2")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_choice_probabilities_follow_the_prompt_and_ignore_batching(smollm2: TransformersChatModel) -> None:
+    ask = [
+        [ChatMessage(role="user", content="Reply with one letter. Which letter comes first: A or B?")],
+        [ChatMessage(role="user", content="Reply with one letter, B. Just write B.")],
+        [ChatMessage(role="user", content="Is Paris in France? Reply yes or no.")],
+    ]
+    together = smollm2.choice_probabilities(ask, ["A", "B"])
+    alone = [smollm2.choice_probabilities([conversation], ["A", "B"])[0] for conversation in ask]
+    for batched, single in zip(together, alone, strict=True):
+        assert set(batched) == {"A", "B"} and sum(batched.values()) == pytest.approx(1)
+        assert batched == pytest.approx(single, abs=1e-3)  # left padding does not move the last position
+    assert together[1]["B"] > together[1]["A"]
+
+
+def test_choices_must_be_single_distinct_tokens(smollm2: TransformersChatModel) -> None:
+    conversation = [[ChatMessage(role="user", content="Pick one.")]]
+    with pytest.raises(TwinError, match="tokens"):
+        smollm2.choice_probabilities(conversation, ["absolutely", "B"])

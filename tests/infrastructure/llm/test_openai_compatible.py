@@ -152,3 +152,29 @@ def test_no_conversations_make_no_requests() -> None:
     with ChatServer() as server:
         assert model_for(server).generate([], GREEDY) == []
     assert server.bodies == []
+
+
+def test_choice_probabilities_come_from_top_logprobs() -> None:
+    import math
+
+    top = [(" 3", math.log(0.5)), ("2", math.log(0.2)), ("The", math.log(0.2)), ("3", math.log(0.1))]
+    with ChatServer(lambda body, attempt: Reply(content="3", top_logprobs=top)) as server:
+        [chances] = model_for(server).choice_probabilities(ask("Score it."), ["1", "2", "3"])
+    assert chances == pytest.approx({"1": 0.0, "2": 0.2 / 0.8, "3": 0.6 / 0.8})
+    body = server.bodies[0]
+    assert (body["max_tokens"], body["temperature"], body["logprobs"], body["top_logprobs"]) == (
+        1,
+        0,
+        True,
+        20,
+    )
+
+
+@pytest.mark.parametrize(
+    ("top", "message"),
+    [(None, "no top_logprobs"), ([("Sure", -0.1), ("I", -2.0)], "None of")],
+)
+def test_choice_probabilities_explain_what_is_missing(top: Any, message: str) -> None:
+    with ChatServer(lambda body, attempt: Reply(content="x", top_logprobs=top)) as server:
+        with pytest.raises(LLMError, match=message):
+            model_for(server).choice_probabilities(ask("Score it."), ["1", "2", "3"])

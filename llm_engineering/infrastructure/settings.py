@@ -66,6 +66,14 @@ class Settings(BaseSettings):
         None, description="Hugging Face token, to push datasets and models to the Hub."
     )
 
+    # Experiment tracking
+    comet_api_key: SecretStr | None = Field(
+        None,
+        description="Comet ML API key; set, training runs report to Comet (needs `pip install comet-ml`).",
+    )
+    comet_project: str = Field("llm-twin", description="Comet project of the training runs.")
+    comet_workspace: str | None = Field(None, description="Comet workspace; unset: the key's default.")
+
     # Browser crawlers
     chromium_binary: Path = Field(Path("/usr/bin/chromium"), description="Chromium executable.")
     chromedriver_path: Path = Field(Path("/usr/bin/chromedriver"), description="ChromeDriver executable.")
@@ -86,6 +94,7 @@ class Settings(BaseSettings):
         "qdrant_api_key",
         "openai_api_key",
         "huggingface_access_token",
+        "comet_api_key",
         "linkedin_password",
         "aws_access_key",
         "aws_secret_key",

@@ -7,6 +7,7 @@ from zenml.types import HTMLString
 from llm_engineering.domain.training import TrainingConfig, TrainingResult
 from llm_engineering.infrastructure.container import get_settings
 from llm_engineering.infrastructure.plots import html_page, loss_curve_png
+from llm_engineering.infrastructure.training.tracking import experiment_trackers
 from llm_engineering.infrastructure.training.trl_training import train
 
 
@@ -23,6 +24,7 @@ def train_model(
         preference_datasets if "dpo" in config.stages else None,
         settings.data_dir.resolve() / "models" / "twin" / run_name,
         default_base_dir=settings.data_dir / "models" / "smollm2-135m-instruct",
+        report_to=experiment_trackers(settings),
     )
     metadata = {
         "model_dir": result.model_dir,

@@ -2,6 +2,7 @@
 
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ class _Run:
     tokenizer: Any
     output_dir: Path
     precision: Precision
+    report_to: tuple[str, ...] = ()
 
 
 def train(
@@ -48,10 +50,12 @@ def train(
     preference: DatasetDict | None,
     output_dir: Path,
     default_base_dir: Path,
+    report_to: Sequence[str] = (),
 ) -> TrainingResult:
     """Run the configured stages on one model and save it to `output_dir/model` (and `/adapter` for LoRA).
 
-    `default_base_dir` is where the local SmolLM2 is converted when `config.base_model_dir` is unset.
+    `default_base_dir` is where the local SmolLM2 is converted when `config.base_model_dir` is unset;
+    `report_to` names the trainer integrations that also get the logs (e.g. "comet_ml").
     """
     check_hardware(config)
     datasets = to_conversations(config, instruct, preference)
@@ -61,7 +65,7 @@ def train(
         model, tokenizer = load_unsloth_model(config, base_dir)
     else:
         model, tokenizer = load_model(config, base_dir, precision), load_tokenizer(base_dir)
-    run = _Run(config, tokenizer, output_dir, precision)
+    run = _Run(config, tokenizer, output_dir, precision, tuple(report_to))
     # TRL wraps the model in the adapter on the first stage; later stages keep training that same adapter.
     peft_config = lora_config(config) if config.method != "full" and config.backend == "trl" else None
     history: list[LossPoint] = []
@@ -113,7 +117,8 @@ def _arguments(stage: Stage, run: _Run, evaluates: bool) -> dict[str, Any]:
         "use_cpu": not run.precision.cuda,
         "bf16": run.precision.bf16_autocast,
         "logging_steps": 1,
-        "report_to": "none",
+        "report_to": list(run.report_to) or "none",
+        "run_name": f"{run.output_dir.name}-{stage}",
         "max_length": config.max_length,
     }
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from llm_engineering.application.ports import InsertOutcome, ScoredPoint, VectorPoint, Where
 from llm_engineering.domain.documents import DataCategory, Document, UserDocument
-from llm_engineering.domain.exceptions import CrawlError
+from llm_engineering.domain.exceptions import CollectionNotFoundError, CrawlError
 from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
 
 
@@ -112,6 +112,8 @@ class InMemoryVectorIndex:
     def search(
         self, name: str, vector: Sequence[float], limit: int, where: Where | None = None
     ) -> list[ScoredPoint]:
+        if name not in self.collections:
+            raise CollectionNotFoundError(f"No collection {name}.")  # as the real engines do
         scored = [
             ScoredPoint(id=p.id, score=_cosine(vector, p.vector or []), payload=p.payload)
             for p in self.collections[name].values()

@@ -1,0 +1,184 @@
+"""Prompt monitoring storage: traces and feedback in the warehouse, and a sink that fans out to several."""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pymongo
+from loguru import logger
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+from llm_engineering.application.ports import TraceSink
+from llm_engineering.domain.exceptions import TwinError, WarehouseUnavailableError
+from llm_engineering.domain.inference import Feedback, Trace
+
+TRACES = "traces"
+FEEDBACK = "feedback"
+_IN_BATCH = 500  # answer ids per `$in` query when joining feedback with traces
+
+
+class UnknownAnswerError(TwinError, LookupError):
+    """Feedback names an answer id that no stored trace has (the service answers 404)."""
+
+
+class TraceDeliveryError(TwinError):
+    """One or more sinks failed to record a trace; `failures` says which and why."""
+
+    def __init__(self, failures: list[tuple[str, TwinError]]) -> None:
+        self.failures = failures
+        listed = "; ".join(f"{name}: {error}" for name, error in failures)
+        super().__init__(f"{len(failures)} trace sink(s) failed: {listed}")
+
+
+@dataclass(frozen=True)
+class FeedbackPair:
+    """The latest verdict on one answer, next to the question and the answer it judged."""
+
+    answer_id: str
+    query: str
+    answer: str
+    rating: Literal["up", "down"]
+    correction: str | None
+
+    @property
+    def is_preference(self) -> bool:
+        """A 👎 with a correction is a preference pair: chosen = correction, rejected = answer."""
+        return self.rating == "down" and bool(self.correction)
+
+
+def trace_to_mongo(trace: Trace) -> dict[str, Any]:
+    """A Mongo dict; stage timings become name/seconds pairs since stage names may hold dots.
+
+    Datetimes stay datetimes, so they come back to the millisecond (what BSON dates hold), in UTC.
+    """
+    data = trace.model_dump(exclude={"id", "timings_s"})
+    data["_id"] = trace.id
+    data["timings_s"] = [{"stage": stage, "seconds": seconds} for stage, seconds in trace.timings_s.items()]
+    return data
+
+
+def trace_from_mongo(data: dict[str, Any]) -> Trace:
+    """Inverse of `trace_to_mongo`."""
+    fields = {key: value for key, value in data.items() if key not in {"_id", "timings_s"}}
+    timings = {pair["stage"]: pair["seconds"] for pair in data["timings_s"]}
+    return Trace(id=data["_id"], timings_s=timings, **fields)
+
+
+def feedback_to_mongo(feedback: Feedback) -> dict[str, Any]:
+    data = feedback.model_dump(exclude={"id"})
+    data["_id"] = feedback.id
+    return data
+
+
+def feedback_from_mongo(data: dict[str, Any]) -> Feedback:
+    return Feedback(id=data["_id"], **{key: value for key, value in data.items() if key != "_id"})
+
+
+@contextmanager
+def _reaching_warehouse(action: str) -> Iterator[None]:
+    """Turn a driver error into the one error the service maps to 503."""
+    try:
+        yield
+    except PyMongoError as error:
+        # Only the type: a driver message may carry the URI, and so a password.
+        raise WarehouseUnavailableError(
+            f"The warehouse did not answer while {action} ({type(error).__name__}). Start MongoDB with "
+            "`poe local-infrastructure-up`, fix DATABASE_HOST, or unset it to use the embedded warehouse."
+        ) from error
+
+
+class WarehouseMonitoring:
+    """Traces and feedback in the warehouse (`FeedbackStore` and `TraceSink`) over the pymongo API.
+
+    Every feedback is kept, each under its own id, so the history of verdicts survives; the latest
+    verdict on an answer is the one that counts (`feedback_pairs`).
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._traces = database[TRACES]
+        self._feedback = database[FEEDBACK]
+        with _reaching_warehouse("creating the monitoring indexes"):
+            self._traces.create_index("created_at")
+            self._feedback.create_index("answer_id")
+
+    def record(self, trace: Trace) -> None:
+        """Store one trace; recording the same id again replaces it."""
+        data = trace_to_mongo(trace)
+        with _reaching_warehouse(f"storing trace {trace.id}"):
+            self._traces.replace_one({"_id": data["_id"]}, data, upsert=True)
+
+    def get_trace(self, trace_id: str) -> Trace | None:
+        """The trace with that id, or None when there is none."""
+        with _reaching_warehouse(f"reading trace {trace_id}"):
+            found = self._traces.find_one({"_id": trace_id})
+        return trace_from_mongo(found) if found else None
+
+    def add_feedback(self, feedback: Feedback) -> None:
+        """Keep a verdict on a stored answer; sending the same feedback id again replaces it."""
+        with _reaching_warehouse(f"storing feedback on answer {feedback.answer_id}"):
+            if not self._traces.count_documents({"_id": feedback.answer_id}, limit=1):
+                raise UnknownAnswerError(
+                    f"No answer has id {feedback.answer_id!r}; send the id the answer came with."
+                )
+            data = feedback_to_mongo(feedback)
+            self._feedback.replace_one({"_id": data["_id"]}, data, upsert=True)
+
+    def iter_feedback(self) -> Iterator[Feedback]:
+        """Every feedback ever given, oldest first (ties by id)."""
+        with _reaching_warehouse("reading feedback"):
+            for data in self._feedback.find().sort(
+                [("created_at", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]
+            ):
+                yield feedback_from_mongo(data)
+
+    def feedback_pairs(self) -> Iterator[FeedbackPair]:
+        """The latest verdict per answer with its question and answer, in the order of those verdicts.
+
+        A verdict whose trace was deleted since is skipped with a warning: there is nothing to pair it with.
+        """
+        latest: dict[str, Feedback] = {}
+        for feedback in self.iter_feedback():
+            latest.pop(feedback.answer_id, None)  # re-insert so the dict keeps verdict order
+            latest[feedback.answer_id] = feedback
+        answer_ids = list(latest)
+        for start in range(0, len(answer_ids), _IN_BATCH):
+            batch = answer_ids[start : start + _IN_BATCH]
+            with _reaching_warehouse("joining feedback with traces"):
+                traces = {data["_id"]: data for data in self._traces.find({"_id": {"$in": batch}})}
+            missing = [answer_id for answer_id in batch if answer_id not in traces]
+            if missing:
+                logger.warning("{} feedback verdicts name deleted traces; skipped", len(missing))
+            for answer_id in batch:
+                if answer_id in traces:
+                    verdict = latest[answer_id]
+                    trace = traces[answer_id]
+                    yield FeedbackPair(
+                        answer_id, trace["query"], trace["answer"], verdict.rating, verdict.correction
+                    )
+
+
+class FanOutSink:
+    """Records each trace to every sink, in order, so one sink failing never loses the others' record.
+
+    The first sink is the primary (the warehouse). A sink raising `TwinError` is logged and the next
+    one still runs; after all were tried, one `TraceDeliveryError` lists every failure, so the service
+    can count it and keep answering. Errors that are not `TwinError` are bugs and propagate at once.
+    """
+
+    def __init__(self, sinks: Sequence[TraceSink]) -> None:
+        if not sinks:
+            raise TwinError("FanOutSink needs at least one sink; pass the warehouse monitoring first.")
+        self.sinks = list(sinks)
+
+    def record(self, trace: Trace) -> None:
+        failures: list[tuple[str, TwinError]] = []
+        for sink in self.sinks:
+            try:
+                sink.record(trace)
+            except TwinError as error:
+                logger.warning("Trace {} not recorded by {}: {}", trace.id, type(sink).__name__, error)
+                failures.append((type(sink).__name__, error))
+        if failures:
+            raise TraceDeliveryError(failures)

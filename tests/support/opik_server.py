@@ -1,0 +1,172 @@
+"""A stand-in for Opik's REST API on 127.0.0.1: the trace and span batch endpoints, checked strictly.
+
+    with OpikServer(api_key="k") as server:
+        OpikTraceSink(server.base_url, "llm-twin", SecretStr("k")).record(trace)
+        assert server.traces[0]["project_name"] == "llm-twin"
+
+It accepts `POST /api/v1/private/traces/batch` and `/spans/batch` (base URL ending in /api, like a
+local Opik), answering 204 as Opik does. It refuses, with 400 and Opik's `{"errors": [...]}` shape,
+bodies that miss a required field, carry a field Opik's write schema lacks, or use an id that is not a
+UUID v7. With `api_key` set it answers 401 to requests without it; `status` forces an answer (500…)
+and `delay_s` stalls each answer to trip client timeouts. Every request's headers are kept in `headers`.
+"""
+
+import json
+import threading
+import time
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+TRACE_FIELDS = {
+    "id", "project_name", "name", "start_time", "end_time", "input", "output", "metadata", "tags",
+    "error_info", "last_updated_at", "ttft", "thread_id", "source", "environment",
+}  # fmt: skip
+SPAN_FIELDS = {
+    "id", "project_name", "trace_id", "parent_span_id", "name", "type", "start_time", "end_time", "input",
+    "output", "metadata", "model", "provider", "tags", "usage", "error_info", "last_updated_at",
+    "total_estimated_cost", "ttft",
+}  # fmt: skip
+SPAN_TYPES = {"general", "tool", "llm", "guardrail"}
+JSON_VALUE = (dict, list, str)
+ROUTES = {
+    "/api/v1/private/traces/batch": ("traces", TRACE_FIELDS),
+    "/api/v1/private/spans/batch": ("spans", SPAN_FIELDS),
+}
+
+
+def is_uuid7(value: object) -> bool:
+    """Whether `value` is a canonical UUID string of version 7 and the RFC 9562 variant."""
+    try:
+        parsed = UUID(str(value))
+    except ValueError:
+        return False
+    return str(parsed) == value and parsed.version == 7 and parsed.variant == "specified in RFC 4122"
+
+
+def _instant(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value.endswith("Z"):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def item_errors(kind: str, item: dict[str, Any], allowed: set[str]) -> list[str]:
+    """What Opik's validation would refuse in one trace or span write."""
+    errors = [f"{kind}: unrecognized field {name!r}" for name in sorted(set(item) - allowed)]
+    start, end = _instant(item.get("start_time")), _instant(item.get("end_time", item.get("start_time")))
+    if start is None or end is None:
+        errors.append(f"{kind}: start_time is required and times must be ISO 8601 instants in UTC (Z)")
+    elif end < start:
+        errors.append(f"{kind}: end_time is before start_time")
+    for name in ("id", "trace_id", "parent_span_id"):
+        if name in item and not is_uuid7(item[name]):
+            errors.append(f"{kind}: {name} {item[name]!r} is not a UUID v7")
+    for name in ("input", "output", "metadata"):
+        if name in item and not isinstance(item[name], JSON_VALUE):
+            errors.append(f"{kind}: {name} must be an object, a list or a string")
+    if not all(isinstance(tag, str) for tag in item.get("tags", [])):
+        errors.append(f"{kind}: tags must be strings")
+    if "type" in item and item["type"] not in SPAN_TYPES:
+        errors.append(f"{kind}: type {item['type']!r} is not one of {sorted(SPAN_TYPES)}")
+    usage = item.get("usage", {})
+    if not all(isinstance(count, int) for count in usage.values()):
+        errors.append(f"{kind}: usage values must be integers")
+    return errors
+
+
+class OpikServer:
+    """A threaded stand-in for Opik's ingestion endpoints on a free port; use it as a context manager."""
+
+    def __init__(self, api_key: str | None = None, workspace: str | None = None) -> None:
+        self.api_key = api_key
+        self.workspace = workspace
+        self.status: int | None = None  # force this answer instead of validating
+        self.delay_s = 0.0
+        self.traces: list[dict[str, Any]] = []
+        self.spans: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.refusals: list[list[str]] = []  # the errors of each request answered 400
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/api"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def answer(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any] | None]:
+        """Validate one request like Opik and keep what it accepted; returns (status, JSON body)."""
+        with self._lock:
+            self.headers.append(headers)
+        lowered = {name.lower(): value for name, value in headers.items()}
+        if path not in ROUTES:
+            return 404, {"errors": [f"no route {path}"]}
+        if not lowered.get("content-type", "").startswith("application/json"):
+            return 415, {"errors": ["send application/json"]}
+        if self.status is not None:
+            return self.status, {"errors": [f"scripted {self.status}"]}
+        if self.api_key and lowered.get("authorization") != self.api_key:
+            return 401, {"errors": ["API key is missing or wrong"]}
+        if self.workspace and lowered.get("comet-workspace") != self.workspace:
+            return 403, {"errors": [f"no access to workspace {lowered.get('comet-workspace')!r}"]}
+        key, allowed = ROUTES[path]
+        errors, items = self._parse(raw, key, allowed)
+        if errors:
+            with self._lock:
+                self.refusals.append(errors)
+            return 400, {"errors": errors}
+        with self._lock:
+            (self.traces if key == "traces" else self.spans).extend(items)
+        return 204, None
+
+    @staticmethod
+    def _parse(raw: bytes, key: str, allowed: set[str]) -> tuple[list[str], list[dict[str, Any]]]:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return ["body is not JSON"], []
+        items = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items or not all(isinstance(item, dict) for item in items):
+            return [f"{key} must be a non-empty list of objects"], []
+        return [error for item in items for error in item_errors(key, item, allowed)], items
+
+
+def _handler_for(server: OpikServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            """Keep test output quiet."""
+
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, payload = server.answer(self.path, dict(self.headers.items()), raw)
+            time.sleep(server.delay_s)
+            data = json.dumps(payload).encode() if payload is not None else b""
+            try:
+                self.send_response(status)
+                if payload is not None:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client timed out and hung up: nothing left to answer
+
+    return Handler

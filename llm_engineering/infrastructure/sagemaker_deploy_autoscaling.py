@@ -1,0 +1,122 @@
+"""A deployed twin endpoint: autoscaling its instance count, and deleting it with what it was built from.
+
+Scaling goes through boto3's `application-autoscaling` client, deleting through the `sagemaker` one.
+A deleted endpoint takes its scalable target with it (Application Auto Scaling deregisters it).
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from loguru import logger
+
+from llm_engineering.infrastructure.sagemaker_deploy import VARIANT, DeployConfig, aws_errors, find
+
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+SCALING_METRIC = "SageMakerVariantInvocationsPerInstance"
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What delete_endpoint removed; all empty when there was nothing to remove."""
+
+    endpoint: str | None
+    endpoint_configs: tuple[str, ...]
+    models: tuple[str, ...]
+
+
+def versioned(endpoint_name: str) -> re.Pattern[str]:
+    """Matches the model and endpoint config names deployments create for `endpoint_name`."""
+    return re.compile(rf"{re.escape(endpoint_name)}-\d{{8}}-\d{{6}}")
+
+
+def listed_names(client: Any, operation: str, key: str, endpoint_name: str) -> set[str]:
+    """Names of `key` items that a `list_*` operation returns and that are versions of the endpoint."""
+    pattern, field = versioned(endpoint_name), key[:-1] + "Name"  # "Models" -> "ModelName"
+    pages = client.get_paginator(operation).paginate(NameContains=endpoint_name)
+    return {item[field] for page in pages for item in page[key] if pattern.fullmatch(item[field])}
+
+
+def delete_endpoint(client: Any, endpoint_name: str) -> Deletion:
+    """Delete the endpoint, its config and models, and every earlier version of them.
+
+    Idempotent: without an endpoint of that name, only leftover versions go, and an empty
+    Deletion means there was nothing to delete. The current config and its models are found
+    through describe_endpoint, so a config named by other tooling goes as well.
+    """
+    describing = f"Finding what endpoint {endpoint_name!r} uses"
+    hint = "Check AWS_REGION and that the credentials may describe, list and delete SageMaker resources."
+    current = find(lambda: client.describe_endpoint(EndpointName=endpoint_name), describing)
+    configs: set[str] = set()
+    models: set[str] = set()
+    if current is None:
+        logger.info(f"No endpoint named {endpoint_name}; removing leftover configs and models only")
+    elif config_name := current.get("EndpointConfigName"):
+        configs.add(config_name)
+        described = find(lambda: client.describe_endpoint_config(EndpointConfigName=config_name), describing)
+        models |= {variant["ModelName"] for variant in (described or {}).get("ProductionVariants", [])}
+    with aws_errors(describing, hint):
+        configs |= listed_names(client, "list_endpoint_configs", "EndpointConfigs", endpoint_name)
+        models |= listed_names(client, "list_models", "Models", endpoint_name)
+    with aws_errors(f"Deleting endpoint {endpoint_name!r}", hint):
+        if current is not None:
+            client.delete_endpoint(EndpointName=endpoint_name)
+        for name in sorted(configs):
+            client.delete_endpoint_config(EndpointConfigName=name)
+        for name in sorted(models):
+            client.delete_model(ModelName=name)
+    deletion = Deletion(endpoint_name if current else None, tuple(sorted(configs)), tuple(sorted(models)))
+    logger.info(f"Deleted {deletion}")
+    return deletion
+
+
+def scalable_target(endpoint_name: str) -> dict[str, str]:
+    """How Application Auto Scaling names the endpoint's instance count."""
+    return {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": f"endpoint/{endpoint_name}/variant/{VARIANT}",
+        "ScalableDimension": SCALABLE_DIMENSION,
+    }
+
+
+def scaling_policy(config: DeployConfig) -> dict[str, Any]:
+    """A target-tracking policy on invocations per instance: scale out fast, scale in slowly."""
+    return {
+        "PolicyName": f"{config.endpoint_name}-invocations-per-instance",
+        **scalable_target(config.endpoint_name),
+        "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": {
+            "TargetValue": config.target_invocations_per_instance,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": SCALING_METRIC},
+            "ScaleInCooldown": config.scale_in_cooldown_s,
+            "ScaleOutCooldown": config.scale_out_cooldown_s,
+        },
+    }
+
+
+def attach_autoscaling(client: Any, config: DeployConfig) -> str:
+    """Register the endpoint's instance count with its bounds and put the policy; returns the policy ARN."""
+    hint = (
+        "Deploy first (`poe deploy-inference-endpoint`) and wait until the endpoint is InService; the "
+        "credentials need application-autoscaling and iam:CreateServiceLinkedRole permissions."
+    )
+    target = scalable_target(config.endpoint_name)
+    with aws_errors(f"Attaching autoscaling to endpoint {config.endpoint_name!r}", hint):
+        client.register_scalable_target(
+            **target, MinCapacity=config.min_capacity, MaxCapacity=config.max_capacity
+        )
+        arn: str = client.put_scaling_policy(**scaling_policy(config))["PolicyARN"]
+    logger.info(
+        f"Endpoint {config.endpoint_name} scales between {config.min_capacity} and {config.max_capacity} "
+        f"instances at {config.target_invocations_per_instance} invocations per instance per minute"
+    )
+    return arn
+
+
+def detach_autoscaling(client: Any, endpoint_name: str) -> None:
+    """Deregister the endpoint's instance count, which also deletes its policies (needed before an
+    update that changes the instance type)."""
+    hint = "`poe autoscale-inference-endpoint` attaches it; nothing to detach otherwise."
+    with aws_errors(f"Detaching autoscaling from endpoint {endpoint_name!r}", hint):
+        client.deregister_scalable_target(**scalable_target(endpoint_name))
+    logger.info(f"Endpoint {endpoint_name} no longer autoscales")

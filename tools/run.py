@@ -136,13 +136,18 @@ def feature_store_summary_command() -> None:
 
 def main() -> None:
     from tools.data_warehouse import data_warehouse
+    from tools.deploy import deploy
+    from tools.ml_service import ask, serve
     from tools.registry import models
     from tools.stack import export_settings_command, stack
 
     cli.add_command(data_warehouse, "data-warehouse")
     cli.add_command(models)
+    cli.add_command(deploy)
     cli.add_command(stack)
     cli.add_command(export_settings_command)
+    cli.add_command(serve)
+    cli.add_command(ask)
     cli()
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from llm_engineering.domain.documents import DataCategory, Document, UserDocument
 from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
+from llm_engineering.domain.inference import Feedback, RetrievedChunk, Trace
 
 
 class InsertOutcome(StrEnum):
@@ -135,4 +136,45 @@ class ChoiceScorer(Protocol):
         self, conversations: Sequence[Conversation], choices: Sequence[str]
     ) -> list[dict[str, float]]:
         """Per conversation, the probability of each choice as the reply's first token, summing to 1."""
+        ...
+
+
+class TraceSink(Protocol):
+    """Where prompt monitoring sends one trace per request (the warehouse, Opik)."""
+
+    def record(self, trace: Trace) -> None: ...
+
+
+class FeedbackStore(Protocol):
+    """Traces and the users' feedback on answers, kept in the warehouse."""
+
+    def record(self, trace: Trace) -> None: ...
+
+    def get_trace(self, trace_id: str) -> Trace | None:
+        """The trace with that id, or None when there is none."""
+        ...
+
+    def add_feedback(self, feedback: Feedback) -> None: ...
+
+    def iter_feedback(self) -> Iterator[Feedback]: ...
+
+
+class Reranker(Protocol):
+    """Orders retrieved chunks by relevance to the question and keeps the best."""
+
+    name: str
+
+    def rerank(self, query: str, chunks: Sequence[RetrievedChunk], keep: int) -> list[RetrievedChunk]:
+        """The `keep` most relevant chunks, best first, each scored by this reranker."""
+        ...
+
+
+@runtime_checkable
+class StreamingChatModel(Protocol):
+    """A chat model that can hand out an answer piece by piece as it is generated."""
+
+    model_id: str
+
+    def stream(self, conversation: Conversation, config: GenerationConfig) -> Iterator[str]:
+        """The answer's text in pieces, in order; joined they are the whole answer."""
         ...

@@ -2,11 +2,18 @@
 
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
 
 from llm_engineering.application.ports import ChatModel, Crawler, DocumentStore, Embedder, VectorIndex
 from llm_engineering.domain.crawling import CrawlConfig
 from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.settings import Settings
+
+if TYPE_CHECKING:
+    from pymongo.database import Database
 
 
 @cache
@@ -14,11 +21,24 @@ def get_settings() -> Settings:
     return Settings()
 
 
+def get_database() -> "Database":
+    """The warehouse database of the current settings, one client per process and location."""
+    settings = get_settings()
+    return _database_at(settings.warehouse_dir.resolve(), settings.database_host, settings.database_name)
+
+
+@cache
+def _database_at(directory: Path, host: SecretStr | None, name: str) -> "Database":
+    from llm_engineering.infrastructure.warehouse import connect_database
+
+    return connect_database(get_settings())
+
+
 @cache
 def get_warehouse() -> DocumentStore:
-    from llm_engineering.infrastructure.warehouse import MongoWarehouse, connect_database
+    from llm_engineering.infrastructure.warehouse import MongoWarehouse
 
-    return MongoWarehouse(connect_database(get_settings()))
+    return MongoWarehouse(get_database())
 
 
 def crawler_factories(config: CrawlConfig, settings: Settings) -> dict[str, Callable[[], Crawler]]:

@@ -74,6 +74,31 @@ class Settings(BaseSettings):
     comet_project: str = Field("llm-twin", description="Comet project of the training runs.")
     comet_workspace: str | None = Field(None, description="Comet workspace; unset: the key's default.")
 
+    # Inference service
+    service_host: str = Field("127.0.0.1", description="Address the inference service listens on.")
+    service_port: int = Field(8000, ge=1, le=65535, description="Its port.")
+    service_api_key: SecretStr | None = Field(
+        None, description="Set, every endpoint but /health, /ready, /metrics and the page needs this key."
+    )
+    service_model_dir: Path | None = Field(
+        None,
+        description="Model the service answers with; unset: the registry's production version, else the "
+        "LLM_BACKEND model.",
+    )
+    reranker_model_id: str | None = Field(
+        None,
+        description="A sentence-transformers CrossEncoder id or folder; unset: hybrid dense + BM25 "
+        "reciprocal-rank fusion.",
+    )
+
+    # Prompt monitoring
+    opik_url: str | None = Field(
+        None, description="Opik API base, e.g. https://www.comet.com/opik/api; set, traces also go to Opik."
+    )
+    opik_api_key: SecretStr | None = Field(None, description="Opik API key (Opik Cloud).")
+    opik_workspace: str | None = Field(None, description="Opik workspace (Opik Cloud).")
+    opik_project: str = Field("llm-twin", description="Opik project of the traces.")
+
     # Browser crawlers
     chromium_binary: Path = Field(Path("/usr/bin/chromium"), description="Chromium executable.")
     chromedriver_path: Path = Field(Path("/usr/bin/chromedriver"), description="ChromeDriver executable.")
@@ -95,6 +120,8 @@ class Settings(BaseSettings):
         "openai_api_key",
         "huggingface_access_token",
         "comet_api_key",
+        "service_api_key",
+        "opik_api_key",
         "linkedin_password",
         "aws_access_key",
         "aws_secret_key",

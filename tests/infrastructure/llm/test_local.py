@@ -129,3 +129,11 @@ def test_choices_must_be_single_distinct_tokens(smollm2: TransformersChatModel) 
     conversation = [[ChatMessage(role="user", content="Pick one.")]]
     with pytest.raises(TwinError, match="tokens"):
         smollm2.choice_probabilities(conversation, ["absolutely", "B"])
+
+
+def test_streamed_pieces_join_into_the_greedy_answer(smollm2: TransformersChatModel) -> None:
+    config = GenerationConfig(max_new_tokens=16, temperature=0)
+    pieces = list(smollm2.stream(CONVERSATIONS[0], config))
+    [whole] = smollm2.generate(CONVERSATIONS[:1], config)
+    assert len(pieces) > 1
+    assert "".join(pieces).strip() == whole.text

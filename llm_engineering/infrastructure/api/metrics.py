@@ -1,0 +1,46 @@
+"""Prometheus metrics of the service, in a registry of its own so that tests and apps do not collide."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _registry() -> Any:
+    from prometheus_client import CollectorRegistry
+
+    return CollectorRegistry()
+
+
+@dataclass
+class ServiceMetrics:
+    registry: Any = field(default_factory=_registry)
+
+    def __post_init__(self) -> None:
+        from prometheus_client import Counter, Gauge, Histogram
+
+        r = self.registry
+        self.requests = Counter(
+            "twin_requests", "Requests by endpoint and status", ["endpoint", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "twin_request_latency_seconds", "Total latency by endpoint", ["endpoint"], registry=r
+        )
+        self.ttft = Histogram(
+            "twin_time_to_first_token_seconds", "Time to the first answer token", registry=r
+        )
+        self.tokens = Counter("twin_tokens", "Tokens by direction", ["direction"], registry=r)
+        self.guardrails = Counter(
+            "twin_guardrail_verdicts", "Guardrail verdicts by name and action", ["name", "action"], registry=r
+        )
+        self.queue = Gauge("twin_generation_queue", "Requests waiting for or in generation", registry=r)
+        self.rejected = Counter(
+            "twin_rejected_busy", "Requests refused with 503 because the queue was full", registry=r
+        )
+        self.trace_failures = Counter(
+            "twin_trace_failures", "Traces a monitoring sink failed to record", registry=r
+        )
+        self.feedback = Counter("twin_feedback", "Feedback by rating", ["rating"], registry=r)
+
+    def render(self) -> tuple[bytes, str]:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

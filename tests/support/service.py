@@ -1,0 +1,93 @@
+"""The inference service on a real uvicorn server on 127.0.0.1, built from fakes and an embedded warehouse."""
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+
+from llm_engineering.application.answering import AnswerConfig
+from llm_engineering.application.retrieval import HybridReranker, RetrievalConfig, Retriever
+from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
+from llm_engineering.infrastructure.api.app import ServiceLimits, create_app
+from llm_engineering.infrastructure.api.service import TwinParts
+from llm_engineering.infrastructure.monitoring import WarehouseMonitoring
+from llm_engineering.infrastructure.settings import Settings
+from llm_engineering.infrastructure.thread_confined import ThreadConfiner
+from llm_engineering.infrastructure.warehouse import connect_database
+from tests.support import rag
+from tests.support.fakes import HashingEmbedder, InMemoryVectorIndex, ScriptedChatModel
+
+
+def cite_first_source(user: str, attempt: int) -> str:
+    """Answers with the first passage of its prompt, cited, as a well-behaved twin would."""
+    match = re.search(r"\[1\] \S*\n(.+)", user)
+    return f"As I wrote: {match[1]} [1]" if match else "I have not written about that."
+
+
+class StreamingScriptedModel(ScriptedChatModel):
+    """A scripted model that also streams its answer word by word."""
+
+    def stream(self, conversation: Conversation, config: GenerationConfig) -> Iterator[str]:
+        [completion] = self.generate([conversation], config)
+        for n, word in enumerate(completion.text.split(" ")):
+            yield word if n == 0 else " " + word
+
+
+class SlowModel(ScriptedChatModel):
+    """Takes `delay_s` per batch however large, as a batched local model roughly does."""
+
+    def __init__(self, answer: Callable[[str, int], str], delay_s: float) -> None:
+        super().__init__(answer)
+        self.delay_s = delay_s
+
+    def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
+        time.sleep(self.delay_s)
+        return super().generate(conversations, config)
+
+
+def fake_parts(data_dir: Path, model: ScriptedChatModel | None = None, **overrides: object) -> TwinParts:
+    index, embedder = InMemoryVectorIndex(), HashingEmbedder()
+    rag.fill(index, embedder)
+    config = AnswerConfig(retrieval=RetrievalConfig(queries=1, top_k=2))
+    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    monitoring = ThreadConfiner().build(lambda: WarehouseMonitoring(connect_database(settings)))
+    return TwinParts(
+        retriever=Retriever(index, embedder, HybridReranker(), None, rag.authors, config.retrieval),
+        model=model or StreamingScriptedModel(cite_first_source),
+        monitoring=monitoring,
+        config=config,
+        model_version="7",
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running(build: Callable[[], TwinParts], limits: ServiceLimits | None = None) -> Iterator[str]:
+    """Serve the app on a free port until the block ends; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(build, limits), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("The service did not start.")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,0 +1,140 @@
+"""`serve` and `ask`: run the inference service, and call it from the command line."""
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from loguru import logger
+
+from llm_engineering.application.answering import AnswerConfig
+from llm_engineering.infrastructure.container import get_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+def resolve_model(settings_dir: Path | None) -> tuple[Path | None, str | None]:
+    """SERVICE_MODEL_DIR, else the registry's production version, else None (the LLM_BACKEND model)."""
+    if settings_dir is not None:
+        return settings_dir, None
+    from tools import registry
+
+    production = registry.production_version()
+    if production is None:
+        logger.warning("No production version of the twin yet: answering with the LLM_BACKEND model.")
+        return None, None
+    return registry.model_dir_of(production), str(production.number)
+
+
+def build_app(config_path: Path | None) -> "FastAPI":
+    """The service app over the configured stores and the twin's model (loaded when the app starts)."""
+    import yaml
+
+    from llm_engineering.infrastructure.api.app import ServiceLimits, create_app
+    from llm_engineering.infrastructure.api.parts import build_parts
+
+    settings = get_settings()
+    raw = yaml.safe_load(config_path.read_text()) if config_path else {}
+    config = AnswerConfig.model_validate(raw or {})
+    model_dir, version = resolve_model(settings.service_model_dir)
+    return create_app(
+        lambda: build_parts(config, model_dir, version), ServiceLimits(api_key=settings.service_api_key)
+    )
+
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="AnswerConfig YAML.",
+)
+
+
+@click.command("serve")
+@CONFIG_OPTION
+@click.option("--host", default=None, help="Default: SERVICE_HOST.")
+@click.option("--port", type=int, default=None, help="Default: SERVICE_PORT.")
+def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
+    """Serve the twin over HTTP: /rag, /v1/chat/completions, /feedback, the chat page at /."""
+    import uvicorn
+
+    settings = get_settings()
+    app = build_app(config_path)
+    uvicorn.run(app, host=host or settings.service_host, port=port or settings.service_port, log_level="info")
+
+
+@contextmanager
+def served_here(config_path: Path | None) -> Iterator[str]:
+    """The service on a free 127.0.0.1 port of this process until the block ends; yields its URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = uvicorn.Server(
+        uvicorn.Config(build_app(config_path), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise click.ClickException("The service stopped while starting; see the log above.")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@click.command("ask")
+@click.argument("question", default="What does Iris Calder think about chunking documents?")
+@click.option("--url", default=None, help="Default: http://SERVICE_HOST:SERVICE_PORT.")
+@click.option("--in-process", is_flag=True, help="Start the service in this process, ask over HTTP, stop it.")
+@CONFIG_OPTION
+def ask(question: str, url: str | None, in_process: bool, config_path: Path | None) -> None:
+    """Ask the running service a question; prints the answer and its sources."""
+    if in_process:
+        with served_here(config_path) as here:
+            ask_over_http(question, here)
+        return
+    settings = get_settings()
+    ask_over_http(question, url or f"http://{settings.service_host}:{settings.service_port}")
+
+
+def ask_over_http(question: str, base: str) -> None:
+    import httpx
+
+    settings = get_settings()
+    headers = (
+        {"Authorization": f"Bearer {settings.service_api_key.get_secret_value()}"}
+        if settings.service_api_key
+        else {}
+    )
+    try:
+        response = httpx.post(f"{base}/rag", json={"query": question}, headers=headers, timeout=300)
+    except httpx.HTTPError as error:
+        raise click.ClickException(
+            f"No service at {base} ({error}); start it with `poe run-inference-ml-service`."
+        ) from error
+    if response.status_code != 200:
+        raise click.ClickException(f"The service answered {response.status_code}: {response.text[:300]}")
+    body = response.json()
+    click.echo(body["answer"])
+    click.echo("\nSources:")
+    for source in body["sources"]:
+        click.echo(f"  [{source['n']}] {source['link']}")
+    click.echo(
+        f"\nanswer_id={body['answer_id']} "
+        + json.dumps({k: round(v, 3) for k, v in body["timings_s"].items()})
+    )
+    sys.stdout.flush()

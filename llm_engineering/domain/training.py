@@ -70,6 +70,11 @@ class TrainingConfig(BaseModel):
     backend: Literal["trl", "unsloth"] = Field(
         "trl", description="trl runs anywhere; unsloth needs a CUDA GPU and the unsloth package."
     )
+    use_feedback: bool = Field(
+        True,
+        description="Add the users' 👎 answers that carry a correction to the DPO train split as preference "
+        "pairs (chosen = the correction, rejected = the answer).",
+    )
     stages: list[Stage] = Field(
         default_factory=lambda: list(STAGE_ORDER), description="Stages to run, in order: sft, dpo or both."
     )

@@ -1,5 +1,6 @@
 """Datasets in Hugging Face form: DatasetDict conversion, file export and Hub upload."""
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -49,3 +50,26 @@ def push_to_hub(datasets: DatasetDict, dataset_id: str, token: SecretStr | None)
         )
     logger.info("Pushing {} to the Hugging Face Hub", dataset_id)
     datasets.push_to_hub(dataset_id, token=token.get_secret_value())
+
+
+FEEDBACK_CATEGORY = "feedback"
+
+
+def with_feedback(preference: DatasetDict, pairs: Sequence[tuple[str, str, str, str]]) -> DatasetDict:
+    """The preference dataset with (answer_id, question, rejected answer, chosen correction) pairs from users'
+    feedback appended to its train split; the test split stays as generated, so evaluations still compare."""
+    if not pairs:
+        return preference
+    train = preference["train"]
+    rows = {name: list(train[name]) for name in train.column_names}
+    for answer_id, question, answer, correction in pairs:
+        new = {
+            "prompt": question,
+            "chosen": correction,
+            "rejected": answer,
+            "category": FEEDBACK_CATEGORY,
+            "source_link": f"feedback:{answer_id}",
+        }
+        for name in rows:
+            rows[name].append(new[name])
+    return DatasetDict({**preference, "train": Dataset.from_dict(rows, features=train.features)})

@@ -5,10 +5,18 @@ from zenml import get_step_context, log_metadata, step
 from zenml.types import HTMLString
 
 from llm_engineering.domain.training import TrainingConfig, TrainingResult
-from llm_engineering.infrastructure.container import get_settings
+from llm_engineering.infrastructure.container import get_database, get_settings
+from llm_engineering.infrastructure.hf_datasets import with_feedback
+from llm_engineering.infrastructure.monitoring import WarehouseMonitoring
 from llm_engineering.infrastructure.plots import html_page, loss_curve_png
 from llm_engineering.infrastructure.training.tracking import experiment_trackers
 from llm_engineering.infrastructure.training.trl_training import train
+
+
+def feedback_pairs() -> list[tuple[str, str, str, str]]:
+    """(answer_id, question, answer, correction) of every 👎 answer a user corrected, from the warehouse."""
+    pairs = WarehouseMonitoring(get_database()).feedback_pairs()
+    return [(p.answer_id, p.query, p.answer, p.correction or "") for p in pairs if p.is_preference]
 
 
 @step
@@ -18,16 +26,18 @@ def train_model(
     """Fine-tune the twin (SFT, then DPO when asked) and record where the merged model went."""
     settings = get_settings()
     run_name = get_step_context().pipeline_run.name
+    feedback = feedback_pairs() if config.use_feedback and "dpo" in config.stages else []
     result = train(
         config,
         instruct_datasets,
-        preference_datasets if "dpo" in config.stages else None,
+        with_feedback(preference_datasets, feedback) if "dpo" in config.stages else None,
         settings.data_dir.resolve() / "models" / "twin" / run_name,
         default_base_dir=settings.data_dir / "models" / "smollm2-135m-instruct",
         report_to=experiment_trackers(settings),
     )
     metadata = {
         "model_dir": result.model_dir,
+        "feedback_pairs": len(feedback),
         "method": config.method,
         "stages": {stage: summary.model_dump() for stage, summary in result.stages.items()},
     }

@@ -27,6 +27,13 @@ class GenerationConfig(BaseModel):
         None, description="Sampling seed, for repeatable answers where the backend allows."
     )
     json_mode: bool = Field(False, description="Ask the backend for a JSON object where it supports that.")
+    repetition_penalty: float = Field(
+        1.0,
+        ge=1.0,
+        le=2.0,
+        description="Above 1 discourages repeating tokens already written (small models loop without it); "
+        "local and vLLM/TGI-style servers; 1 sends nothing.",
+    )
 
 
 class Completion(BaseModel):

@@ -51,6 +51,8 @@ def chat_body(
         body["top_p"] = config.top_p
     if config.seed is not None:
         body["seed"] = config.seed
+    if config.repetition_penalty != 1.0:
+        body["repetition_penalty"] = config.repetition_penalty  # vLLM, TGI and llama.cpp read it
     if config.json_mode and json_mode_supported:
         body["response_format"] = {"type": "json_object"}
     return body

@@ -232,7 +232,11 @@ class TransformersChatModel:
         return completions
 
     def _sampling(self, config: GenerationConfig) -> dict[str, Any]:
-        common = {"max_new_tokens": config.max_new_tokens, "pad_token_id": self._tokenizer.pad_token_id}
+        common = {
+            "max_new_tokens": config.max_new_tokens,
+            "pad_token_id": self._tokenizer.pad_token_id,
+            "repetition_penalty": config.repetition_penalty,
+        }
         if config.temperature == 0:
             return {**common, "do_sample": False}
         # top_k=0 turns off the top-k filter, so top_p alone shapes the distribution as on other backends.

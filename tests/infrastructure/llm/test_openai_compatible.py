@@ -178,3 +178,10 @@ def test_choice_probabilities_explain_what_is_missing(top: Any, message: str) ->
     with ChatServer(lambda body, attempt: Reply(content="x", top_logprobs=top)) as server:
         with pytest.raises(LLMError, match=message):
             model_for(server).choice_probabilities(ask("Score it."), ["1", "2", "3"])
+
+
+def test_a_repetition_penalty_is_sent_only_when_set() -> None:
+    with ChatServer() as server:
+        model_for(server).generate(ask("Hi"), GREEDY.model_copy(update={"repetition_penalty": 1.15}))
+        model_for(server).generate(ask("Hi again"), GREEDY)
+    assert server.bodies[0]["repetition_penalty"] == 1.15 and "repetition_penalty" not in server.bodies[1]

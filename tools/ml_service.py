@@ -63,6 +63,8 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     """Serve the twin over HTTP: /rag, /v1/chat/completions, /feedback, the chat page at /."""
     import uvicorn
 
+    logger.remove()  # the library default is DEBUG, one line per stage of every request
+    logger.add(sys.stderr, level="INFO")
     settings = get_settings()
     app = build_app(config_path)
     uvicorn.run(app, host=host or settings.service_host, port=port or settings.service_port, log_level="info")

@@ -75,23 +75,39 @@ def create_app(build: Callable[[], TwinParts], limits: ServiceLimits | None = No
     guarded = [Depends(authorized)]
     Twin = Annotated[TwinService, Depends(service)]
 
-    @app.post("/rag", response_model=s.RagResponse, dependencies=guarded)
+    @app.post(
+        "/rag",
+        response_model=s.RagResponse,
+        dependencies=guarded,
+        responses=s.errors(400, 401, 413, 500, 503),
+    )
     async def rag(body: s.RagRequest, twin: Twin) -> s.RagResponse:
         """Answer a question from the author's material, with the sources it cites."""
         done = await run_in_threadpool(twin.answer, body.query, body.max_tokens, "/rag")
         return _rag_response(done)
 
-    @app.post("/rag/stream", dependencies=guarded, response_class=StreamingResponse)
+    @app.post(
+        "/rag/stream",
+        dependencies=guarded,
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}, **s.errors(400, 401, 413, 500, 503)},
+    )
     async def rag_stream(body: s.RagRequest, twin: Twin) -> StreamingResponse:
         """The same answer as Server-Sent Events: `sources`, then `token`s, then `done` (or `error`)."""
         return StreamingResponse(_rag_events(twin, body), media_type="text/event-stream")
 
-    @app.post("/v1/chat/completions", dependencies=guarded, response_model=None)
+    @app.post(
+        "/v1/chat/completions",
+        dependencies=guarded,
+        response_model=None,
+        responses={
+            200: {"content": {"application/json": {}, "text/event-stream": {}}},
+            **s.errors(400, 401, 413, 500, 503),
+        },
+    )
     async def chat_completions(body: s.ChatCompletionRequest, twin: Twin) -> Any:
         """OpenAI's chat-completions protocol; the last user message is the question."""
-        question = next((m.content for m in reversed(body.messages) if m.role == "user"), None)
-        if not question or not question.strip():
-            raise ApiError(422, "The messages hold no user message with text to answer.")
+        question = body.question()
         max_tokens = body.max_completion_tokens or body.max_tokens
         if body.stream:
             return StreamingResponse(
@@ -104,7 +120,13 @@ def create_app(build: Callable[[], TwinParts], limits: ServiceLimits | None = No
     async def models() -> dict[str, Any]:
         return {"object": "list", "data": [{"id": "llm-twin", "object": "model", "owned_by": "llm-twin"}]}
 
-    @app.post("/feedback", status_code=201, response_model=s.FeedbackResponse, dependencies=guarded)
+    @app.post(
+        "/feedback",
+        status_code=201,
+        response_model=s.FeedbackResponse,
+        dependencies=guarded,
+        responses=s.errors(400, 401, 404, 413, 503),
+    )
     async def feedback(body: s.FeedbackRequest, twin: Twin) -> s.FeedbackResponse:
         """A 👍/👎 on an answer id, with an optional corrected text; kept in the warehouse."""
         item = Feedback(answer_id=body.answer_id, rating=body.rating, correction=body.correction)
@@ -132,7 +154,7 @@ def create_app(build: Callable[[], TwinParts], limits: ServiceLimits | None = No
         payload = s.HealthResponse(status="ok" if ok else "unavailable", checks=checks)
         return JSONResponse(payload.model_dump(), status_code=200 if ok else 503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
     async def prometheus() -> Response:
         content, media_type = metrics.render()
         return Response(content, media_type=media_type)

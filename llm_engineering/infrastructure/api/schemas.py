@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from llm_engineering.domain.inference import GuardrailVerdict, QueryFilters, Source
 
@@ -13,7 +13,7 @@ class RagRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The question to the twin.")
-    max_tokens: int | None = Field(
+    max_tokens: StrictInt | None = Field(
         None, ge=1, description="Most tokens in the answer (capped by the service)."
     )
 
@@ -55,11 +55,38 @@ class ChatCompletionRequest(BaseModel):
 
     model: str = "llm-twin"
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=64)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_tokens: StrictInt | None = Field(None, ge=1)
+    max_completion_tokens: StrictInt | None = Field(None, ge=1)
     stream: bool = False
+
+    @model_validator(mode="after")
+    def _has_a_question(self) -> "ChatCompletionRequest":
+        if not self.question():
+            raise ValueError("The messages hold no user message with text to answer.")
+        return self
+
+    def question(self) -> str:
+        """The last user message's text: what the twin answers."""
+        return next((m.content.strip() for m in reversed(self.messages) if m.role == "user"), "")
 
 
 class HealthResponse(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI `responses` for the error statuses an endpoint can answer."""
+    described = {
+        400: "The body is not readable JSON",
+        401: "Missing or wrong API key",
+        404: "No such answer id",
+        413: "Request body too large",
+        500: "Internal error (no internals shown)",
+        503: "Queue full (Retry-After) or a store or model server unavailable",
+    }
+    return {status: {"model": ErrorResponse, "description": described[status]} for status in statuses}

@@ -93,7 +93,7 @@ def test_openai_streaming_follows_the_chunk_protocol(url: str) -> None:
 def test_openai_request_without_a_user_message_is_a_client_error(url: str) -> None:
     body = {"messages": [{"role": "system", "content": "Be brief."}]}
     response = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=5)
-    assert response.status_code == 422 and "no user message" in response.json()["detail"]
+    assert response.status_code == 422 and "no user message" in response.json()["detail"][0]["msg"]
 
 
 def test_feedback_is_stored_against_an_answer(url: str, parts: TwinParts) -> None:
@@ -141,6 +141,10 @@ def test_size_and_validation_limits(parts: TwinParts) -> None:
         assert httpx.post(f"{url}/rag", json={"query": ""}, timeout=5).status_code == 422
         assert httpx.post(f"{url}/rag", json={"question": QUESTION}, timeout=5).status_code == 422
         assert httpx.post(f"{url}/rag", content=b"{not json", timeout=5).status_code == 422
+        assert (
+            httpx.post(f"{url}/rag", json={"query": QUESTION, "max_tokens": True}, timeout=5).status_code
+            == 422
+        )
 
 
 def test_max_tokens_is_capped_by_the_service(tmp_path: Path) -> None:

@@ -15,8 +15,10 @@ from llm_engineering.infrastructure.training.models import precision_for
 
 @pytest.fixture(autouse=True)
 def clean_comet_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset before and restored after: `experiment_trackers` writes these, and later tests read them."""
     for name in ("COMET_API_KEY", "COMET_PROJECT_NAME", "COMET_WORKSPACE"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # recorded, so the original state comes back after the test
+        monkeypatch.delenv(name)
 
 
 def settings(**values: object) -> Settings:

@@ -1,9 +1,7 @@
 """The FastAPI app: /rag (JSON, SSE), OpenAI-compatible chat completions, feedback, health, metrics, page."""
 
-import json
 import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,21 +14,24 @@ from pydantic import BaseModel, Field, SecretStr
 from starlette.concurrency import run_in_threadpool
 
 from llm_engineering.domain.exceptions import (
-    FeatureStoreUnavailableError,
-    LLMError,
     TwinError,
-    WarehouseUnavailableError,
 )
-from llm_engineering.domain.generation import Completion
 from llm_engineering.domain.inference import Feedback
 from llm_engineering.infrastructure.api import schemas as s
 from llm_engineering.infrastructure.api.batching import ServiceBusyError
 from llm_engineering.infrastructure.api.metrics import ServiceMetrics
-from llm_engineering.infrastructure.api.service import Answered, TwinParts, TwinService
+from llm_engineering.infrastructure.api.responses import (
+    UNAVAILABLE,
+    openai_chunks,
+    openai_completion,
+    public_message,
+    rag_events,
+    rag_response,
+)
+from llm_engineering.infrastructure.api.service import TwinParts, TwinService
 from llm_engineering.infrastructure.monitoring import UnknownAnswerError
 
 PAGE = Path(__file__).with_name("static") / "index.html"
-OPEN_PATHS = {"/", "/health", "/ready", "/metrics", "/docs", "/openapi.json", "/redoc"}
 
 
 class ServiceLimits(BaseModel):
@@ -84,7 +85,7 @@ def create_app(build: Callable[[], TwinParts], limits: ServiceLimits | None = No
     async def rag(body: s.RagRequest, twin: Twin) -> s.RagResponse:
         """Answer a question from the author's material, with the sources it cites."""
         done = await run_in_threadpool(twin.answer, body.query, body.max_tokens, "/rag")
-        return _rag_response(done)
+        return rag_response(done)
 
     @app.post(
         "/rag/stream",
@@ -94,7 +95,7 @@ def create_app(build: Callable[[], TwinParts], limits: ServiceLimits | None = No
     )
     async def rag_stream(body: s.RagRequest, twin: Twin) -> StreamingResponse:
         """The same answer as Server-Sent Events: `sources`, then `token`s, then `done` (or `error`)."""
-        return StreamingResponse(_rag_events(twin, body), media_type="text/event-stream")
+        return StreamingResponse(rag_events(twin, body), media_type="text/event-stream")
 
     @app.post(
         "/v1/chat/completions",
@@ -111,10 +112,10 @@ def create_app(build: Callable[[], TwinParts], limits: ServiceLimits | None = No
         max_tokens = body.max_completion_tokens or body.max_tokens
         if body.stream:
             return StreamingResponse(
-                _openai_chunks(twin, question, max_tokens, body.model), media_type="text/event-stream"
+                openai_chunks(twin, question, max_tokens, body.model), media_type="text/event-stream"
             )
         done = await run_in_threadpool(twin.answer, question, max_tokens, "/v1/chat/completions")
-        return _openai_completion(done, body.model)
+        return openai_completion(done, body.model)
 
     @app.get("/v1/models", dependencies=guarded)
     async def models() -> dict[str, Any]:
@@ -178,121 +179,6 @@ def _run_checks(checks: dict[str, Callable[[], None]]) -> dict[str, str]:
     return results
 
 
-def _rag_response(done: Answered) -> s.RagResponse:
-    prepared, trace = done.prepared, done.trace
-    return s.RagResponse(
-        answer=trace.answer,
-        answer_id=trace.id,
-        sources=prepared.sources,
-        filters=prepared.retrieval.filters if prepared.retrieval else s.QueryFilters(),
-        queries=prepared.retrieval.queries if prepared.retrieval else [],
-        guardrails=trace.guardrails,
-        timings_s={
-            **trace.timings_s,
-            "total": trace.total_latency_s,
-            "first_token": trace.time_to_first_token_s or 0,
-        },
-        model=trace.model_id,
-        model_version=trace.model_version,
-    )
-
-
-def _sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
-
-
-async def _stream_answer(
-    twin: TwinService, question: str, max_tokens: int | None, endpoint: str
-) -> AsyncIterator[tuple[str, Any]]:
-    """("sources", prepared) once, ("token", text) per piece, then ("done", Answered)."""
-    trace = twin.new_trace(endpoint)
-    started = time.perf_counter()
-    prepared = await run_in_threadpool(twin.prepare, question, trace)
-    yield "sources", prepared
-    if prepared.refusal is not None:
-        yield "token", prepared.refusal
-        yield "done", await run_in_threadpool(twin.refused, prepared, trace, started)
-        return
-    pieces = twin.stream(prepared, trace, started, max_tokens)
-    texts: list[str] = []
-    while (piece := await run_in_threadpool(next, pieces, None)) is not None:
-        texts.append(piece)
-        yield "token", piece
-    completion = Completion(
-        text="".join(texts), model=twin.parts.model.model_id, prompt_tokens=0, completion_tokens=len(texts)
-    )
-    yield "done", await run_in_threadpool(twin.finish, prepared, completion, trace, started)
-
-
-async def _rag_events(twin: TwinService, body: s.RagRequest) -> AsyncIterator[str]:
-    try:
-        async for kind, value in _stream_answer(twin, body.query, body.max_tokens, "/rag/stream"):
-            if kind == "sources":
-                yield _sse("sources", [source.model_dump() for source in value.sources])
-            elif kind == "token":
-                yield _sse("token", {"text": value})
-            else:
-                yield _sse("done", _rag_response(value).model_dump(mode="json"))
-    except Exception as error:  # the stream has started: the error can only travel as an event
-        yield _sse("error", {"detail": _public_message(error)})
-
-
-async def _openai_chunks(
-    twin: TwinService, question: str, max_tokens: int | None, model: str
-) -> AsyncIterator[str]:
-    chunk_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-
-    def chunk(delta: dict[str, str], finish: str | None) -> str:
-        body = {
-            "id": chunk_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
-        return f"data: {json.dumps(body)}\n\n"
-
-    yield chunk({"role": "assistant"}, None)
-    try:
-        async for kind, value in _stream_answer(twin, question, max_tokens, "/v1/chat/completions"):
-            if kind == "token":
-                yield chunk({"content": value}, None)
-            elif kind == "done":
-                yield chunk({}, "stop")
-    except Exception as error:  # the stream has started: the error can only travel in it
-        yield f"data: {json.dumps({'error': {'message': _public_message(error)}})}\n\n"
-    yield "data: [DONE]\n\n"
-
-
-def _openai_completion(done: Answered, model: str) -> dict[str, Any]:
-    trace = done.trace
-    return {
-        "id": f"chatcmpl-{trace.id}",
-        "object": "chat.completion",
-        "created": int(trace.created_at.timestamp()),
-        "model": model,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": trace.answer}, "finish_reason": "stop"}
-        ],
-        "usage": {
-            "prompt_tokens": trace.prompt_tokens,
-            "completion_tokens": trace.completion_tokens,
-            "total_tokens": trace.prompt_tokens + trace.completion_tokens,
-        },
-        "sources": [source.model_dump() for source in done.prepared.sources],
-    }
-
-
-UNAVAILABLE = (WarehouseUnavailableError, FeatureStoreUnavailableError, LLMError)
-
-
-def _public_message(error: Exception) -> str:
-    if isinstance(error, (ServiceBusyError, *UNAVAILABLE)):
-        return str(error)
-    logger.opt(exception=error).error("Unexpected error while answering")
-    return "Internal error while answering; the service log has the details."
-
-
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
@@ -311,7 +197,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def internal(request: Request, error: Exception) -> JSONResponse:
-        return JSONResponse({"detail": _public_message(error)}, status_code=500)
+        return JSONResponse({"detail": public_message(error)}, status_code=500)
 
 
 def _add_middleware(app: FastAPI, limits: ServiceLimits, metrics: ServiceMetrics) -> None:

@@ -8,7 +8,7 @@ from typing import TypeVar
 from llm_engineering.application.answering import AnswerConfig
 from llm_engineering.application.ports import ChatModel, Reranker, TraceSink
 from llm_engineering.application.retrieval import HybridReranker, Retriever
-from llm_engineering.domain.exceptions import CollectionNotFoundError, WarehouseUnavailableError
+from llm_engineering.domain.exceptions import CollectionNotFoundError, TwinError
 from llm_engineering.domain.features import EMBEDDED_COLLECTIONS
 from llm_engineering.infrastructure import container
 from llm_engineering.infrastructure.api.service import TwinParts
@@ -79,8 +79,8 @@ def build_parts(
                 continue  # an author without posts has no embedded_posts
 
     if not authors():
-        raise WarehouseUnavailableError(
-            "The warehouse holds no author; run `poe run-digital-data-etl` first."
+        raise TwinError(
+            "The warehouse holds no author yet; run `poe run-quickstart` or `poe run-digital-data-etl`."
         )
     return TwinParts(
         retriever=retriever,

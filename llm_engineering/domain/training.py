@@ -119,12 +119,16 @@ class TrainingConfig(BaseModel):
 
 
 def instruct_to_messages(instruction: str, output: str, system_prompt: str) -> dict[str, list[Message]]:
-    """An instruction row as the conversation the model is served in, answered by the author's text."""
+    """An instruction row as the conversation the model is served in, answered by the author's text.
+
+    Texts are stripped: the served prompt ends where the answer begins, and leading whitespace in an answer
+    would merge with the template's last newline into another token than serving feeds the model.
+    """
     return {
         "messages": [
             {"role": "system", "content": system_prompt},
-            {"role": "user", "content": instruction},
-            {"role": "assistant", "content": output},
+            {"role": "user", "content": instruction.strip()},
+            {"role": "assistant", "content": output.strip()},
         ]
     }
 
@@ -132,11 +136,12 @@ def instruct_to_messages(instruction: str, output: str, system_prompt: str) -> d
 def preference_to_conversation(
     prompt: str, chosen: str, rejected: str, system_prompt: str
 ) -> dict[str, list[Message]]:
-    """A preference row as a shared served prompt and two competing assistant turns."""
+    """A preference row as a shared served prompt and two competing assistant turns, stripped (see
+    `instruct_to_messages`)."""
     return {
-        "prompt": [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}],
-        "chosen": [{"role": "assistant", "content": chosen}],
-        "rejected": [{"role": "assistant", "content": rejected}],
+        "prompt": [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt.strip()}],
+        "chosen": [{"role": "assistant", "content": chosen.strip()}],
+        "rejected": [{"role": "assistant", "content": rejected.strip()}],
     }
 
 

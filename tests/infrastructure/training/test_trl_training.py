@@ -19,6 +19,7 @@ from llm_engineering.domain.training import (
     TrainingConfig,
     TrainingResult,
     instruct_to_messages,
+    preference_to_conversation,
 )
 from llm_engineering.infrastructure.llm.local import INSTALL_HINT, TransformersChatModel, ensure_local_model
 from llm_engineering.infrastructure.training.trl_training import train
@@ -263,3 +264,19 @@ def test_packing_keeps_samples_apart(base_dir: Path, tmp_path: Path) -> None:
 def test_stages_must_be_listed_once_in_order(stages: list[str], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         TrainingConfig.model_validate({"stages": stages})
+
+
+def test_the_dpo_prompt_is_a_token_prefix_of_prompt_and_answer(base_dir: Path) -> None:
+    """Answers that start with whitespace (a passage opening on a blank line) are stripped: otherwise the
+    template's last newline merges with it and DPO trains on a context serving never shows."""
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    row = preference_to_conversation(
+        "Why rivers?", "\n\nRivers taught me patience.", " Water flows.", "Be you."
+    )
+    prompt = tokenizer.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    for answer in ("chosen", "rejected"):
+        whole = tokenizer.apply_chat_template(row["prompt"] + row[answer], tokenize=False)
+        assert tokenizer(whole, add_special_tokens=False)["input_ids"][: len(prompt_ids)] == prompt_ids
+    unstripped = prompt + "\n\nRivers taught me patience.<|im_end|>\n"
+    assert tokenizer(unstripped, add_special_tokens=False)["input_ids"][: len(prompt_ids)] != prompt_ids

@@ -129,7 +129,9 @@ def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
             try:
                 reply = server.script(body, attempt)
                 time.sleep(reply.delay_s)
-                if reply.status == 200 and self.path.endswith("/chat/completions"):
+                if reply.status == 200 and self.path.endswith("/chat/completions") and body.get("stream"):
+                    self._stream(completion_json(body, reply)["choices"][0]["message"]["content"])
+                elif reply.status == 200 and self.path.endswith("/chat/completions"):
                     self._send(200, completion_json(body, reply), reply.headers)
                 else:
                     status = reply.status if reply.status != 200 else 404
@@ -139,6 +141,21 @@ def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
             finally:
                 if not self.ended:
                     server.end()
+
+        def _stream(self, content: str) -> None:
+            """The answer word by word as chat.completion.chunk events, then [DONE]."""
+            server.end()
+            self.ended = True
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            words = content.split(" ")
+            for n, word in enumerate(words):
+                delta = {"content": word if n == 0 else " " + word}
+                chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
 
         def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
             # The request stops counting as in flight before its answer leaves: once the client has the

@@ -1,8 +1,9 @@
 """Any server that speaks OpenAI's chat-completions API: OpenAI, vLLM, TGI, Ollama, llama.cpp."""
 
+import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -55,6 +56,45 @@ class OpenAICompatibleChatModel:
                 conversations,
                 self._options.concurrency,
             )
+
+    def stream(self, conversation: Conversation, config: GenerationConfig) -> Iterator[str]:
+        """The answer's text pieces as the server sends them (`stream: true`, Server-Sent Events).
+
+        Not retried: pieces already handed out cannot be taken back. Raises LLMError on a refusal, a
+        broken stream or an error event.
+        """
+        headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"} if self._api_key else {}
+        body = {"model": self.model_id, **chat_body(conversation, config, self._options.json_mode_supported)}
+        body["stream"] = True
+        try:
+            with (
+                httpx.Client(
+                    base_url=self.base_url, headers=headers, timeout=self._options.timeout_s
+                ) as client,
+                client.stream("POST", "/chat/completions", json=body) as response,
+            ):
+                if response.status_code >= 400:
+                    response.read()
+                    raise LLMError(self._client_error(response))
+                yield from self._pieces(response.iter_lines())
+        except httpx.HTTPError as error:
+            raise LLMError(f"{self._server} broke off the stream ({error!r}); {HINT}.") from error
+
+    def _pieces(self, lines: Iterator[str]) -> Iterator[str]:
+        for line in lines:
+            if not line.startswith("data:"):
+                continue  # blank separators, comments and event names
+            data = line.removeprefix("data:").strip()
+            if data == "[DONE]":
+                return
+            chunk = json.loads(data)
+            if "error" in chunk:
+                raise LLMError(f"{self._server} sent an error in the stream: {str(chunk['error'])[:200]}.")
+            for choice in chunk.get("choices") or []:
+                piece = (choice.get("delta") or {}).get("content")
+                if piece:
+                    yield piece
+        raise LLMError(f"{self._server} ended the stream without [DONE]; the answer may be cut short.")
 
     def choice_probabilities(
         self, conversations: Sequence[Conversation], choices: Sequence[str]

@@ -268,3 +268,19 @@ def test_a_full_queue_answers_503_with_retry_after(tmp_path: Path) -> None:
 def test_the_chat_page_is_served(url: str) -> None:
     page = httpx.get(url, timeout=5)
     assert page.status_code == 200 and "rag/stream" in page.text and "feedback" in page.text
+
+
+def test_the_service_streams_from_an_openai_compatible_backend(tmp_path: Path) -> None:
+    from tests.support.chat_server import ChatServer, Reply
+
+    with ChatServer(lambda body, attempt: Reply(content="I chunk by paragraph, with overlap [1].")) as llm:
+        backend = OpenAICompatibleChatModel(llm.base_url, "twin-on-vllm", None, HttpChatOptions(timeout_s=10))
+        parts = fake_parts(tmp_path, backend)  # type: ignore[arg-type]
+        with running(lambda: parts) as url:
+            events = sse_events(httpx.post(f"{url}/rag/stream", json={"query": QUESTION}, timeout=10).text)
+    tokens = [data["text"] for kind, data in events if kind == "token"]  # type: ignore[index]
+    assert len(tokens) == 7 and "".join(tokens) == events[-1][1]["answer"]  # type: ignore[index]
+    assert (
+        llm.bodies[0]["stream"] is True
+        and "[1] https://example.org/iris/0" in llm.bodies[0]["messages"][1]["content"]
+    )

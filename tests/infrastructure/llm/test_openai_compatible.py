@@ -185,3 +185,16 @@ def test_a_repetition_penalty_is_sent_only_when_set() -> None:
         model_for(server).generate(ask("Hi"), GREEDY.model_copy(update={"repetition_penalty": 1.15}))
         model_for(server).generate(ask("Hi again"), GREEDY)
     assert server.bodies[0]["repetition_penalty"] == 1.15 and "repetition_penalty" not in server.bodies[1]
+
+
+def test_stream_yields_the_pieces_the_server_sends() -> None:
+    with ChatServer(lambda body, attempt: Reply(content="Rivers taught me patience.")) as server:
+        pieces = list(model_for(server).stream(ask("Why rivers?")[0], GREEDY))
+    assert pieces == ["Rivers", " taught", " me", " patience."]
+    assert server.bodies[0]["stream"] is True and server.bodies[0]["max_tokens"] == GREEDY.max_new_tokens
+
+
+def test_a_refused_stream_says_why() -> None:
+    with ChatServer(lambda body, attempt: Reply(status=401)) as server:
+        with pytest.raises(LLMError, match="OPENAI_API_KEY"):
+            list(model_for(server).stream(ask("Why rivers?")[0], GREEDY))

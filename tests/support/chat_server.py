@@ -18,9 +18,10 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from tests.support.http_server import ThreadedServer
 
 
 @dataclass
@@ -42,7 +43,7 @@ def echo(body: dict[str, Any], attempt: int) -> Reply:
     return Reply()
 
 
-class ChatServer:
+class ChatServer(ThreadedServer):
     """A threaded chat-completions server on a free port; use it as a context manager."""
 
     def __init__(self, script: Script = echo) -> None:
@@ -53,25 +54,11 @@ class ChatServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+        super().__init__(_handler_for(self))
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        return f"{self.origin}/v1"
 
     def begin(self, body: dict[str, Any], headers: dict[str, str]) -> int:
         """Record a request; return its attempt number for its last message."""

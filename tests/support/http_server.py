@@ -46,31 +46,20 @@ def as_route(spec: RouteSpec) -> Route:
     return Route(body=body, status=status, content_type=content_type)
 
 
-class LocalServer:
-    """A threaded HTTP server on a free port of 127.0.0.1; use it as a context manager."""
+class ThreadedServer:
+    """A threaded HTTP server on a free port of 127.0.0.1, serving while in a `with` block; the stand-ins
+    of this folder build on it with their own request handler."""
 
-    def __init__(self, routes: Mapping[str, RouteSpec] | None = None) -> None:
-        self.routes: dict[str, Route] = {path: as_route(spec) for path, spec in (routes or {}).items()}
-        self.requests: Counter[str] = Counter()
-        self.posts: defaultdict[str, list[bytes]] = defaultdict(list)
-        self.bytes_sent: Counter[str] = Counter()
-        self.headers: dict[str, dict[str, str]] = {}
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True  # a handler still sleeping must not hold up shutdown
         # A short poll interval keeps shutdown (and so each test's teardown) quick.
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
-    def __setitem__(self, path: str, spec: RouteSpec) -> None:
-        self.routes[path] = as_route(spec)
-
     @property
-    def base_url(self) -> str:
+    def origin(self) -> str:
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}"
-
-    def url(self, path: str) -> str:
-        return f"{self.base_url}{path}"
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -82,6 +71,29 @@ class LocalServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+
+class LocalServer(ThreadedServer):
+    """Serves scripted routes; use it as a context manager."""
+
+    def __init__(self, routes: Mapping[str, RouteSpec] | None = None) -> None:
+        self.routes: dict[str, Route] = {path: as_route(spec) for path, spec in (routes or {}).items()}
+        self.requests: Counter[str] = Counter()
+        self.posts: defaultdict[str, list[bytes]] = defaultdict(list)
+        self.bytes_sent: Counter[str] = Counter()
+        self.headers: dict[str, dict[str, str]] = {}
+        self._lock = threading.Lock()
+        super().__init__(_handler_for(self))
+
+    def __setitem__(self, path: str, spec: RouteSpec) -> None:
+        self.routes[path] = as_route(spec)
+
+    @property
+    def base_url(self) -> str:
+        return self.origin
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
 
     def _record(self, path: str, headers: dict[str, str], body: bytes | None) -> int:
         """Count a request and keep its headers and body; return how many requests the path has had."""

@@ -15,10 +15,11 @@ import json
 import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from uuid import UUID
+
+from tests.support.http_server import ThreadedServer
 
 TRACE_FIELDS = {
     "id", "project_name", "name", "start_time", "end_time", "input", "output", "metadata", "tags",
@@ -79,7 +80,7 @@ def item_errors(kind: str, item: dict[str, Any], allowed: set[str]) -> list[str]
     return errors
 
 
-class OpikServer:
+class OpikServer(ThreadedServer):
     """A threaded stand-in for Opik's ingestion endpoints on a free port; use it as a context manager."""
 
     def __init__(self, api_key: str | None = None, workspace: str | None = None) -> None:
@@ -92,25 +93,11 @@ class OpikServer:
         self.headers: list[dict[str, str]] = []
         self.refusals: list[list[str]] = []  # the errors of each request answered 400
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+        super().__init__(_handler_for(self))
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/api"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        return f"{self.origin}/api"
 
     def answer(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any] | None]:
         """Validate one request like Opik and keep what it accepted; returns (status, JSON body)."""

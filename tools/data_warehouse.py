@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 from loguru import logger
 
-from llm_engineering.domain.exceptions import TwinError
+from tools.reporting import reported
 
 DEFAULT_DATA_DIR = Path("data/warehouse_export")
 
@@ -30,10 +30,8 @@ def export_command(data_dir: Path) -> None:
     from llm_engineering.infrastructure.container import get_warehouse
     from llm_engineering.infrastructure.warehouse_files import export_warehouse
 
-    try:
+    with reported():
         counts = export_warehouse(get_warehouse(), data_dir)
-    except TwinError as error:  # the command line is a boundary: show the fix, not a traceback
-        raise click.ClickException(str(error)) from error
     summary = ", ".join(f"{count} {category.value}" for category, count in counts.items())
     logger.info("Exported {} to {}", summary, data_dir)
 
@@ -45,10 +43,8 @@ def import_command(data_dir: Path) -> None:
     from llm_engineering.infrastructure.container import get_warehouse
     from llm_engineering.infrastructure.warehouse_files import import_warehouse
 
-    try:
+    with reported():
         counts = import_warehouse(get_warehouse(), data_dir)
-    except TwinError as error:  # the command line is a boundary: show the fix, not a traceback
-        raise click.ClickException(str(error)) from error
     summary = ", ".join(
         f"{category.value}: {count.imported} imported, {count.skipped} skipped"
         for category, count in counts.items()

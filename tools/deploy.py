@@ -6,8 +6,6 @@ LLM backend calls what `deploy create` made. boto3 and ZenML are imported inside
 
 import re
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +29,7 @@ from llm_engineering.infrastructure.sagemaker_deploy_autoscaling import (
 )
 from llm_engineering.infrastructure.sagemaker_training import ROLE_ARN
 from llm_engineering.infrastructure.settings import Settings
-
-
-@contextmanager
-def reported() -> Iterator[None]:
-    """Show a TwinError as a one-line command error instead of a traceback."""
-    try:
-        yield
-    except TwinError as error:
-        raise click.ClickException(str(error)) from error
+from tools.reporting import reported
 
 
 def aws_client(settings: Settings, service: str) -> Any:

@@ -2,8 +2,6 @@
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +10,7 @@ from loguru import logger
 
 from llm_engineering.application.answering import AnswerConfig
 from llm_engineering.infrastructure.container import get_settings
+from tools.reporting import reported
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -66,36 +65,9 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     logger.remove()  # the library default is DEBUG, one line per stage of every request
     logger.add(sys.stderr, level="INFO")
     settings = get_settings()
-    app = build_app(config_path)
+    with reported():
+        app = build_app(config_path)
     uvicorn.run(app, host=host or settings.service_host, port=port or settings.service_port, log_level="info")
-
-
-@contextmanager
-def served_here(config_path: Path | None) -> Iterator[str]:
-    """The service on a free 127.0.0.1 port of this process until the block ends; yields its URL."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(config_path), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise click.ClickException("The service stopped while starting; see the log above.")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @click.command("ask")
@@ -106,7 +78,9 @@ def served_here(config_path: Path | None) -> Iterator[str]:
 def ask(question: str, url: str | None, in_process: bool, config_path: Path | None) -> None:
     """Ask the running service a question; prints the answer and its sources."""
     if in_process:
-        with served_here(config_path) as here:
+        from llm_engineering.infrastructure.api.in_thread import served_in_thread
+
+        with reported(), served_in_thread(build_app(config_path)) as here:
             ask_over_http(question, here)
         return
     settings = get_settings()

@@ -1,19 +1,16 @@
 """The inference service on a real uvicorn server on 127.0.0.1, built from fakes and an embedded warehouse."""
 
 import re
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import uvicorn
-
 from llm_engineering.application.answering import AnswerConfig
 from llm_engineering.application.retrieval import HybridReranker, RetrievalConfig, Retriever
 from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
 from llm_engineering.infrastructure.api.app import ServiceLimits, create_app
+from llm_engineering.infrastructure.api.in_thread import served_in_thread
 from llm_engineering.infrastructure.api.service import TwinParts
 from llm_engineering.infrastructure.monitoring import WarehouseMonitoring
 from llm_engineering.infrastructure.settings import Settings
@@ -66,28 +63,8 @@ def fake_parts(data_dir: Path, model: ScriptedChatModel | None = None, **overrid
     )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def running(build: Callable[[], TwinParts], limits: ServiceLimits | None = None) -> Iterator[str]:
     """Serve the app on a free port until the block ends; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(build, limits), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("The service did not start.")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served_in_thread(create_app(build, limits)) as url:
+        yield url

@@ -28,9 +28,6 @@ class ThreadConfiner:
         """The object `factory` makes, behind a proxy whose method calls all run on the worker thread."""
         return cast(T, _Proxy(self, self.run(factory)))
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-
 
 class _Proxy:
     def __init__(self, confiner: ThreadConfiner, target: object) -> None:

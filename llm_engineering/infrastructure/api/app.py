@@ -148,8 +148,6 @@ def create_app(build: Callable[[], TwinParts], limits: ServiceLimits | None = No
     @app.get("/ready", response_model=s.HealthResponse, responses={503: {"model": s.HealthResponse}})
     async def ready(request: Request) -> Any:
         """Readiness: the model is loaded and every store answers."""
-        if not hasattr(request.app.state, "service"):
-            return JSONResponse(s.HealthResponse(status="unavailable").model_dump(), status_code=503)
         checks = await run_in_threadpool(_run_checks, request.app.state.service.parts.ready_checks)
         ok = all(result == "ok" for result in checks.values())
         payload = s.HealthResponse(status="ok" if ok else "unavailable", checks=checks)

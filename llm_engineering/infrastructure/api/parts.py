@@ -36,9 +36,7 @@ def build_model(settings: Settings, model_dir: Path | None) -> ChatModel:
     return TransformersChatModel(model_dir, threads=settings.llm_threads)
 
 
-def build_parts(
-    config: AnswerConfig, model_dir: Path | None, model_version: str | None, max_queue: int = 64
-) -> TwinParts:
+def build_parts(config: AnswerConfig, model_dir: Path | None, model_version: str | None) -> TwinParts:
     """Everything the service needs, built once; the model and embedder load now, not on the first request."""
     from llm_engineering.infrastructure.monitoring import WarehouseMonitoring
     from llm_engineering.infrastructure.warehouse import MongoWarehouse, connect_database
@@ -90,5 +88,4 @@ def build_parts(
         model_version=model_version,
         extra_sinks=sinks,
         ready_checks={"warehouse": warehouse_answers, "feature_store": feature_store_answers},
-        max_queue=max_queue,
     )

@@ -46,6 +46,7 @@ class TwinService:
     def __init__(self, parts: TwinParts, metrics: ServiceMetrics) -> None:
         self.parts, self.metrics = parts, metrics
         self.batcher = DynamicBatcher(parts.model, parts.max_batch, parts.max_wait_s, parts.max_queue)
+        metrics.queue.set_function(lambda: self.batcher.waiting)  # read at each scrape, never stale
 
     def close(self) -> None:
         self.batcher.close()
@@ -74,7 +75,6 @@ class TwinService:
         if prepared.refusal is not None:
             return self.refused(prepared, trace, started)
         future = self.batcher.submit(prepared.conversation, self.generation(max_tokens))
-        self.metrics.queue.set(self.batcher.waiting)
         completion = future.result()
         trace.time_to_first_token_s = time.perf_counter() - started  # a batched answer arrives whole
         return self.finish(prepared, completion, trace, started)

@@ -46,10 +46,9 @@ class OpenAICompatibleChatModel:
 
     def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
         """One completion per conversation, in order; raises LLMError when any one finally fails."""
-        headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"} if self._api_key else {}
         limits = httpx.Limits(max_connections=self._options.concurrency)
         with httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=self._options.timeout_s, limits=limits
+            base_url=self.base_url, headers=self._headers, timeout=self._options.timeout_s, limits=limits
         ) as client:
             return map_in_order(
                 lambda conversation: self._complete(client, conversation, config),
@@ -63,13 +62,12 @@ class OpenAICompatibleChatModel:
         Not retried: pieces already handed out cannot be taken back. Raises LLMError on a refusal, a
         broken stream or an error event.
         """
-        headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"} if self._api_key else {}
         body = {"model": self.model_id, **chat_body(conversation, config, self._options.json_mode_supported)}
         body["stream"] = True
         try:
             with (
                 httpx.Client(
-                    base_url=self.base_url, headers=headers, timeout=self._options.timeout_s
+                    base_url=self.base_url, headers=self._headers, timeout=self._options.timeout_s
                 ) as client,
                 client.stream("POST", "/chat/completions", json=body) as response,
             ):
@@ -102,8 +100,9 @@ class OpenAICompatibleChatModel:
         """Per conversation, one-token completions with `top_logprobs`; the choices' probabilities among the
         server's most likely first tokens, renormalised. Raises LLMError when the server returns no
         log-probabilities or none of its likely tokens is a choice."""
-        headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"} if self._api_key else {}
-        with httpx.Client(base_url=self.base_url, headers=headers, timeout=self._options.timeout_s) as client:
+        with httpx.Client(
+            base_url=self.base_url, headers=self._headers, timeout=self._options.timeout_s
+        ) as client:
             return map_in_order(
                 lambda conversation: self._choose(client, conversation, choices),
                 conversations,
@@ -144,6 +143,10 @@ class OpenAICompatibleChatModel:
         body = {"model": self.model_id, **chat_body(conversation, config, self._options.json_mode_supported)}
         answer = self._post_with_retries(client, body)
         return parse_chat_completion(answer, self.model_id, self._options, self._server)
+
+    @property
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key.get_secret_value()}"} if self._api_key else {}
 
     @property
     def _server(self) -> str:

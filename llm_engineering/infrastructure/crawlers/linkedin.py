@@ -38,6 +38,9 @@ NOT_AUTHORED = ("reposted this", "likes this", "loves this", "celebrates this", 
 CHECKPOINT_MARKERS = ("security verification", "security check", "verify your identity", "captcha")
 PERMALINK_HREF = re.compile(r"/feed/update/|/posts/")
 EXPORT_HINT = "a linkedin-export:<zip> of your LinkedIn data is the robust alternative"
+# The login page is marked before submitting; a loaded page without the mark is the answer to the form.
+MARK_PAGE_JS = "window.__twinLoginPage = true;"
+NEW_DOCUMENT_JS = "return window.__twinLoginPage !== true && document.readyState === 'complete';"
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,30 @@ def fallback_link(link: str, text: str) -> str:
     """A stable link for a post without a permalink: keyed by its text, so re-crawls find it again."""
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     return f"{link.split('#')[0]}#post-{digest}"
+
+
+class _NewDocumentLoaded:
+    """A wait condition: the browser has left the marked login page and loaded the next one.
+
+    While the old document is torn down, Chromium answers script and element calls with transient
+    errors (a destroyed context, "node does not belong to the document"); they mean "not yet", and
+    the last one is kept to explain a timeout.
+    """
+
+    def __init__(self) -> None:
+        self.last_error: WebDriverException | None = None
+
+    def __call__(self, driver: WebDriver) -> bool:
+        try:
+            return bool(driver.execute_script(NEW_DOCUMENT_JS))
+        except WebDriverException as error:
+            self.last_error = error
+            return False
+
+    def last_error_hint(self) -> str:
+        return (
+            f" (the browser last said: {self.last_error.msg or self.last_error})" if self.last_error else ""
+        )
 
 
 class LinkedInCrawler:
@@ -165,13 +192,16 @@ class LinkedInCrawler:
             raise CrawlError(f"no login form appeared at {self.login_url}; {EXPORT_HINT}") from error
         field.send_keys(self.username)
         driver.find_element(By.CSS_SELECTOR, PASSWORD_SELECTOR).send_keys(self._password)
-        submit = driver.find_element(By.CSS_SELECTOR, SUBMIT_SELECTOR)
-        submit.click()
+        driver.execute_script(MARK_PAGE_JS)
+        driver.find_element(By.CSS_SELECTOR, SUBMIT_SELECTOR).click()
+        navigated = _NewDocumentLoaded()
         try:
-            wait.until(expected_conditions.staleness_of(submit))
+            wait.until(navigated)
         except TimeoutException as error:
-            raise CrawlError(f"the login form at {self.login_url} did not submit; {EXPORT_HINT}") from error
-        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+            raise CrawlError(
+                f"the login form at {self.login_url} did not submit{navigated.last_error_hint()}; "
+                f"{EXPORT_HINT}"
+            ) from error
         self._check_logged_in(driver)
 
     def _check_logged_in(self, driver: WebDriver) -> None:

@@ -120,6 +120,22 @@ def test_a_rejected_password_fails(
         crawler(server, config, browser_paths).crawl(server.url("/in/iris-calder/"), author)
 
 
+@pytest.mark.browser
+def test_a_form_that_never_submits_fails_after_the_timeout(
+    server: LocalServer, config: CrawlConfig, author: UserDocument, browser_paths: BrowserPaths
+) -> None:
+    serve_linkedin(server, Route(status=303, headers={"Location": "/feed/"}))
+    server["/login"] = (
+        200,
+        "text/html",
+        LOGIN.format(error="").replace("<form ", '<form onsubmit="return false" '),
+    )
+    short = config.model_copy(update={"browser_timeout_s": 1.0})
+    with pytest.raises(CrawlError, match=r"the login form at .*/login did not submit"):
+        crawler(server, short, browser_paths).crawl(server.url("/in/iris-calder/"), author)
+    assert server.posts.get(SUBMIT_PATH, []) == []
+
+
 def test_without_credentials_the_crawler_is_off(
     monkeypatch: pytest.MonkeyPatch, config: CrawlConfig, browser_paths_unchecked: BrowserPaths
 ) -> None:

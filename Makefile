@@ -5,7 +5,7 @@ PYTHON_MONGOECO ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/
 	$$p -V >/dev/null 2>&1 && echo $$p && break; done)
 VENV := .venv
 export ZENML_ANALYTICS_OPT_IN := false
-export HF_HUB_OFFLINE := 1
+export HF_HUB_OFFLINE ?= 1
 
 .PHONY: quickstart test install browser mongoeco clean
 

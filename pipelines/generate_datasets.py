@@ -2,6 +2,7 @@ from zenml import pipeline
 
 from llm_engineering.application.datasets import DatasetConfig
 from llm_engineering.domain.datasets import DatasetType
+from llm_engineering.infrastructure.container import get_hub_publisher
 from steps.datasets import (
     create_instruct_datasets,
     create_preference_datasets,
@@ -20,7 +21,10 @@ def generate_datasets(
     """Build an instruction or preference dataset from the feature store.
 
     Steps: query_feature_store → create_{instruct,preference}_datasets → push_to_huggingface (when asked).
+    A push that could not happen (no token, offline mode) stops the run here, before any generation.
     """
+    if push_to_huggingface_hub:
+        get_hub_publisher().check(f"the {dataset_type} dataset")
     cleaned_documents = query_feature_store()
     create = (
         create_instruct_datasets if dataset_type == DatasetType.INSTRUCTION else create_preference_datasets

@@ -138,10 +138,12 @@ def main() -> None:
     from tools.data_warehouse import data_warehouse
     from tools.deploy import deploy
     from tools.ml_service import ask, serve
+    from tools.publish import push_command
     from tools.registry import models
     from tools.stack import export_settings_command, stack
 
     cli.add_command(data_warehouse, "data-warehouse")
+    models.add_command(push_command)
     cli.add_command(models)
     cli.add_command(deploy)
     cli.add_command(stack)

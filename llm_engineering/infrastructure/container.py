@@ -15,6 +15,8 @@ from llm_engineering.infrastructure.settings import Settings
 if TYPE_CHECKING:
     from pymongo.database import Database
 
+    from llm_engineering.infrastructure.hub import HubPublisher
+
 
 @cache
 def get_settings() -> Settings:
@@ -98,3 +100,11 @@ def get_chat_model() -> ChatModel:
     from llm_engineering.infrastructure.llm import build_chat_model
 
     return build_chat_model(get_settings())
+
+
+def get_hub_publisher() -> "HubPublisher":
+    """Pushes to the Hub of the settings with their token; checks happen when a push starts."""
+    from llm_engineering.infrastructure.hub import HubPublisher
+
+    settings = get_settings()
+    return HubPublisher(settings.huggingface_access_token, settings.huggingface_endpoint)

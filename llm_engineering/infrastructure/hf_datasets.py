@@ -1,15 +1,15 @@
 """Datasets in Hugging Face form: DatasetDict conversion, file export and Hub upload."""
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from datasets import Dataset, DatasetDict
 from loguru import logger
-from pydantic import SecretStr
 
 from llm_engineering.domain.datasets import InstructDataset, PreferenceDataset
-from llm_engineering.domain.exceptions import TwinError
+from llm_engineering.infrastructure.hub import HubPublisher, PublishedCommit
 
 # The columns TRL's SFT and DPO trainers read, in this order.
 COLUMNS = {InstructDataset: ["instruction", "output"], PreferenceDataset: ["prompt", "chosen", "rejected"]}
@@ -42,14 +42,18 @@ def export_dataset_dict(
     return written
 
 
-def push_to_hub(datasets: DatasetDict, dataset_id: str, token: SecretStr | None) -> None:
-    """Upload to the Hugging Face Hub; needs HUGGINGFACE_ACCESS_TOKEN."""
-    if token is None:
-        raise TwinError(
-            "Pushing datasets needs HUGGINGFACE_ACCESS_TOKEN; set it or run without push_to_huggingface."
+def push_to_hub(datasets: DatasetDict, dataset_id: str, publisher: HubPublisher) -> PublishedCommit:
+    """Upload each split as `data/<split>-00000-of-00001.parquet`, the layout the Hub's viewer and
+    `datasets.load_dataset(dataset_id)` read as splits, in one commit to a private dataset repository."""
+    publisher.check(f"dataset {dataset_id}")
+    with tempfile.TemporaryDirectory(prefix="twin-dataset-") as folder:
+        for split, dataset in datasets.items():
+            dataset.to_parquet(str(Path(folder) / "data" / f"{split}-00000-of-00001.parquet"))
+        published = publisher.publish_folder(
+            Path(folder), dataset_id, "dataset", f"Upload {', '.join(datasets)} splits from LLM Twin"
         )
-    logger.info("Pushing {} to the Hugging Face Hub", dataset_id)
-    datasets.push_to_hub(dataset_id, token=token.get_secret_value())
+    logger.info("Pushed {} to {} (commit {})", dataset_id, published.repo_url, published.commit_oid[:12])
+    return published
 
 
 FEEDBACK_CATEGORY = "feedback"

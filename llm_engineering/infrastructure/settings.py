@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     huggingface_access_token: SecretStr | None = Field(
         None, description="Hugging Face token, to push datasets and models to the Hub."
     )
+    huggingface_endpoint: str = Field(
+        "https://huggingface.co", description="The Hub that pushes go to (a mirror or an Enterprise Hub)."
+    )
 
     # Experiment tracking
     comet_api_key: SecretStr | None = Field(

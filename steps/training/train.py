@@ -39,6 +39,7 @@ def train_model(
         "model_dir": result.model_dir,
         "feedback_pairs": len(feedback),
         "method": config.method,
+        "system_prompt": config.system_prompt,
         "stages": {stage: summary.model_dump() for stage, summary in result.stages.items()},
     }
     log_metadata(metadata=metadata)

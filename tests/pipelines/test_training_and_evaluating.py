@@ -4,6 +4,7 @@ A tiny real training run of SmolLM2 (a few steps at a short length); the judge i
 server on 127.0.0.1 spoken to over HTTP.
 """
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,11 @@ from zenml.integrations.huggingface.materializers.huggingface_datasets_materiali
 from llm_engineering.application.evaluating import EvaluationConfig
 from llm_engineering.domain.generation import GenerationConfig
 from llm_engineering.domain.training import StageSettings, TrainingConfig
+from llm_engineering.infrastructure.container import get_settings
+from llm_engineering.infrastructure.hub import HubError
 from pipelines import evaluating, training
 from tests.support.chat_server import ChatServer, Reply
+from tests.support.hub_server import HubServer, client_for_stand_in
 from tools import registry
 
 pytestmark = pytest.mark.slow
@@ -86,10 +90,36 @@ def test_a_trained_version_is_evaluated_promoted_and_not_replaced_by_an_equal_on
         assert first.number == registry.get_version(first.number).number
         assert registry.get_version(first.number).run_metadata["judge_score"] == 2.0
 
-        training.with_options(enable_cache=False)(config=TINY)
+        with HubServer(token="hf_w") as hub:  # the second run also pushes its merged model
+            client_for_stand_in(monkeypatch)
+            monkeypatch.setenv("HUGGINGFACE_ACCESS_TOKEN", "hf_w")
+            monkeypatch.setenv("HUGGINGFACE_ENDPOINT", hub.origin)
+            get_settings.cache_clear()
+            training.with_options(enable_cache=False)(
+                config=TINY, push_to_huggingface_hub=True, model_id="iris/llm-twin"
+            )
         second = registry.latest_version()
         evaluating.with_options(enable_cache=False)(config=QUICK)
+
+    pushed = hub.repos["model", "iris/llm-twin"]
+    second_dir = registry.model_dir_of(second)
+    assert second_dir is not None
+    weights = (second_dir / "model.safetensors").read_bytes()
+    assert pushed.lfs["model.safetensors"] == (hashlib.sha256(weights).hexdigest(), len(weights))
+    assert pushed.files["config.json"] == (second_dir / "config.json").read_bytes()
+    assert f"Registry version `{second.number}`" in pushed.files["README.md"].decode()
+    assert registry.get_version(second.number).run_metadata["hub_url"] == f"{hub.origin}/iris/llm-twin"
 
     assert second.number == first.number + 1
     assert registry.production_version().number == first.number  # an equal judge score does not promote
     assert registry.get_version(second.number).stage == "staging"
+
+
+def test_a_push_that_could_not_happen_stops_the_run_before_training(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HUGGINGFACE_ACCESS_TOKEN", raising=False)
+    versions_before = registry.list_versions()
+    with pytest.raises(HubError, match="needs HUGGINGFACE_ACCESS_TOKEN"):
+        training.with_options(enable_cache=False)(config=TINY, push_to_huggingface_hub=True)
+    assert registry.list_versions() == versions_before

@@ -1,6 +1,6 @@
 """The small interfaces use cases are written against; infrastructure implements them."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
@@ -175,6 +175,9 @@ class StreamingChatModel(Protocol):
 
     model_id: str
 
-    def stream(self, conversation: Conversation, config: GenerationConfig) -> Iterator[str]:
-        """The answer's text in pieces, in order; joined they are the whole answer."""
+    def stream(
+        self, conversation: Conversation, config: GenerationConfig
+    ) -> Generator[str, None, Completion]:
+        """The answer's text in pieces, in order; joined they are the whole answer. Returns (as the
+        generator's value) the Completion: that text with the backend's prompt and completion token counts."""
         ...

@@ -34,6 +34,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     usage: tuple[int, int] | None = None  # (prompt, completion); None counts words
     top_logprobs: list[tuple[str, float]] | None = None  # (token, logprob) of the first position
+    stream_usage: bool = True  # False: a server that ignores `stream_options.include_usage`
 
 
 Script = Callable[[dict[str, Any], int], Reply]
@@ -117,7 +118,7 @@ def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
                 reply = server.script(body, attempt)
                 time.sleep(reply.delay_s)
                 if reply.status == 200 and self.path.endswith("/chat/completions") and body.get("stream"):
-                    self._stream(completion_json(body, reply)["choices"][0]["message"]["content"])
+                    self._stream(completion_json(body, reply), body if reply.stream_usage else {})
                 elif reply.status == 200 and self.path.endswith("/chat/completions"):
                     self._send(200, completion_json(body, reply), reply.headers)
                 else:
@@ -129,8 +130,10 @@ def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
                 if not self.ended:
                     server.end()
 
-        def _stream(self, content: str) -> None:
-            """The answer word by word as chat.completion.chunk events, then [DONE]."""
+        def _stream(self, completion: dict[str, Any], body: dict[str, Any]) -> None:
+            """The answer word by word as chat.completion.chunk events, then, when the request asked for it
+            (`stream_options.include_usage`), a chunk with no choices and the usage, then [DONE]."""
+            content = completion["choices"][0]["message"]["content"]
             server.end()
             self.ended = True
             self.send_response(200)
@@ -142,6 +145,9 @@ def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
                 chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta}]}
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.flush()
+            if (body.get("stream_options") or {}).get("include_usage"):
+                usage = {"object": "chat.completion.chunk", "choices": [], "usage": completion["usage"]}
+                self.wfile.write(f"data: {json.dumps(usage)}\n\n".encode())
             self.wfile.write(b"data: [DONE]\n\n")
 
         def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:

@@ -2,7 +2,7 @@
 
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,12 +27,19 @@ def cite_first_source(user: str, attempt: int) -> str:
 
 
 class StreamingScriptedModel(ScriptedChatModel):
-    """A scripted model that also streams its answer word by word."""
+    """A scripted model that also streams its answer word by word (`pause_s` apart), then returns it."""
 
-    def stream(self, conversation: Conversation, config: GenerationConfig) -> Iterator[str]:
+    pause_s = 0.0
+
+    def stream(
+        self, conversation: Conversation, config: GenerationConfig
+    ) -> Generator[str, None, Completion]:
         [completion] = self.generate([conversation], config)
         for n, word in enumerate(completion.text.split(" ")):
+            if n:
+                time.sleep(self.pause_s)
             yield word if n == 0 else " " + word
+        return completion
 
 
 class SlowModel(ScriptedChatModel):

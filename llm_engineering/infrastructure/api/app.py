@@ -111,8 +111,10 @@ def create_app(build: Callable[[], TwinParts], limits: ServiceLimits | None = No
         question = body.question()
         max_tokens = body.max_completion_tokens or body.max_tokens
         if body.stream:
+            usage_chunk = body.stream_options is not None and body.stream_options.include_usage
             return StreamingResponse(
-                openai_chunks(twin, question, max_tokens, body.model), media_type="text/event-stream"
+                openai_chunks(twin, question, max_tokens, body.model, usage_chunk),
+                media_type="text/event-stream",
             )
         done = await run_in_threadpool(twin.answer, question, max_tokens, "/v1/chat/completions")
         return openai_completion(done, body.model)

@@ -3,7 +3,7 @@
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 from loguru import logger
@@ -15,6 +15,7 @@ from llm_engineering.domain.exceptions import (
     WarehouseUnavailableError,
 )
 from llm_engineering.domain.generation import Completion
+from llm_engineering.domain.inference import Trace
 from llm_engineering.infrastructure.api import schemas as s
 from llm_engineering.infrastructure.api.batching import ServiceBusyError
 from llm_engineering.infrastructure.api.service import Answered, TwinService
@@ -39,6 +40,14 @@ def rag_response(done: Answered) -> s.RagResponse:
     )
 
 
+def _advance(pieces: Generator[str, None, Completion]) -> str | Completion:
+    """The next piece, or the Completion the stream ends with (a StopIteration cannot cross threads)."""
+    try:
+        return next(pieces)
+    except StopIteration as end:
+        return end.value  # type: ignore[no-any-return]
+
+
 def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
 
@@ -56,14 +65,9 @@ async def _stream_answer(
         yield "done", await run_in_threadpool(twin.refused, prepared, trace, started)
         return
     pieces = twin.stream(prepared, trace, started, max_tokens)
-    texts: list[str] = []
-    while (piece := await run_in_threadpool(next, pieces, None)) is not None:
-        texts.append(piece)
-        yield "token", piece
-    completion = Completion(
-        text="".join(texts), model=twin.parts.model.model_id, prompt_tokens=0, completion_tokens=len(texts)
-    )
-    yield "done", await run_in_threadpool(twin.finish, prepared, completion, trace, started)
+    while isinstance(step := await run_in_threadpool(_advance, pieces), str):
+        yield "token", step
+    yield "done", await run_in_threadpool(twin.finish, prepared, step, trace, started)
 
 
 async def rag_events(twin: TwinService, body: s.RagRequest) -> AsyncIterator[str]:
@@ -80,18 +84,22 @@ async def rag_events(twin: TwinService, body: s.RagRequest) -> AsyncIterator[str
 
 
 async def openai_chunks(
-    twin: TwinService, question: str, max_tokens: int | None, model: str
+    twin: TwinService, question: str, max_tokens: int | None, model: str, usage_chunk: bool = False
 ) -> AsyncIterator[str]:
+    """OpenAI's chunk stream; with `usage_chunk` (`stream_options.include_usage`) a last chunk without
+    choices carries the token usage, as OpenAI sends it."""
     chunk_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
-    def chunk(delta: dict[str, str], finish: str | None) -> str:
-        body = {
+    def chunk(delta: dict[str, str] | None, finish: str | None, usage: dict[str, int] | None = None) -> str:
+        body: dict[str, Any] = {
             "id": chunk_id,
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
         }
+        if usage is not None:
+            body["usage"] = usage
         return f"data: {json.dumps(body)}\n\n"
 
     yield chunk({"role": "assistant"}, None)
@@ -101,6 +109,8 @@ async def openai_chunks(
                 yield chunk({"content": value}, None)
             elif kind == "done":
                 yield chunk({}, "stop")
+                if usage_chunk:
+                    yield chunk(None, None, _usage(value.trace))
     except Exception as error:  # the stream has started: the error can only travel in it
         yield f"data: {json.dumps({'error': {'message': public_message(error)}})}\n\n"
     yield "data: [DONE]\n\n"
@@ -116,12 +126,16 @@ def openai_completion(done: Answered, model: str) -> dict[str, Any]:
         "choices": [
             {"index": 0, "message": {"role": "assistant", "content": trace.answer}, "finish_reason": "stop"}
         ],
-        "usage": {
-            "prompt_tokens": trace.prompt_tokens,
-            "completion_tokens": trace.completion_tokens,
-            "total_tokens": trace.prompt_tokens + trace.completion_tokens,
-        },
+        "usage": _usage(trace),
         "sources": [source.model_dump() for source in done.prepared.sources],
+    }
+
+
+def _usage(trace: Trace) -> dict[str, int]:
+    return {
+        "prompt_tokens": trace.prompt_tokens,
+        "completion_tokens": trace.completion_tokens,
+        "total_tokens": trace.prompt_tokens + trace.completion_tokens,
     }
 
 

@@ -48,6 +48,12 @@ class ChatMessageIn(BaseModel):
     content: str = Field(max_length=MAX_QUERY_CHARS * 4)
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: bool = False
+
+
 class ChatCompletionRequest(BaseModel):
     """OpenAI's chat-completions request; the last user message is the question, retrieval adds the rest."""
 
@@ -58,6 +64,7 @@ class ChatCompletionRequest(BaseModel):
     max_tokens: StrictInt | None = Field(None, ge=1)
     max_completion_tokens: StrictInt | None = Field(None, ge=1)
     stream: bool = False
+    stream_options: StreamOptions | None = None
 
     @model_validator(mode="after")
     def _has_a_question(self) -> "ChatCompletionRequest":

@@ -1,7 +1,7 @@
 """One request to the twin from question to traced answer, shared by the JSON, SSE and OpenAI endpoints."""
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 from loguru import logger
@@ -81,19 +81,25 @@ class TwinService:
 
     def stream(
         self, prepared: answering.PreparedAnswer, trace: Trace, started: float, max_tokens: int | None
-    ) -> Iterator[str]:
-        """Answer pieces as generated (whole when the backend cannot stream); `finish_stream` closes it."""
+    ) -> Generator[str, None, Completion]:
+        """Answer pieces as generated (whole when the backend cannot stream), then the Completion with the
+        backend's token counts; `finish` closes the answer with it."""
         config = self.generation(max_tokens)
         model = self.parts.model
         if isinstance(model, StreamingChatModel):
-            for piece in model.stream(prepared.conversation, config):
+            pieces = model.stream(prepared.conversation, config)
+            while True:
+                try:
+                    piece = next(pieces)
+                except StopIteration as end:
+                    return end.value  # type: ignore[no-any-return]
                 if trace.time_to_first_token_s is None:
                     trace.time_to_first_token_s = time.perf_counter() - started
                 yield piece
-            return
         completion = self.batcher.submit(prepared.conversation, config).result()
         trace.time_to_first_token_s = time.perf_counter() - started
         yield completion.text
+        return completion
 
     def finish(
         self, prepared: answering.PreparedAnswer, completion: Completion, trace: Trace, started: float

@@ -5,7 +5,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +120,12 @@ class TransformersChatModel:
                 probabilities += self._choice_batch(conversations[start : start + self._batch_size], ids)
             return probabilities
 
-    def stream(self, conversation: Conversation, config: GenerationConfig) -> Iterator[str]:
-        """The answer in text pieces as generation produces them; holds the model until it is done."""
+    def stream(
+        self, conversation: Conversation, config: GenerationConfig
+    ) -> Generator[str, None, Completion]:
+        """The answer in text pieces as generation produces them, then its Completion with exact token
+        counts (those of the generated ids, end token included, as `generate` counts); holds the model
+        until it is done."""
         import torch
         from transformers import TextIteratorStreamer
 
@@ -134,25 +138,33 @@ class TransformersChatModel:
                 self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S
             )
             failures: list[BaseException] = []
+            outputs: list[Any] = []
 
             def run() -> None:
                 try:
                     with torch.inference_mode():
-                        self._model.generate(**inputs, **self._sampling(config), streamer=streamer)
+                        outputs.append(
+                            self._model.generate(**inputs, **self._sampling(config), streamer=streamer)
+                        )
                 except BaseException as error:  # raised again in the caller's thread below
                     failures.append(error)
                     streamer.end()
 
             worker = threading.Thread(target=run, name="stream-generate", daemon=True)
             worker.start()
+            pieces: list[str] = []
             try:
                 for piece in streamer:
                     if piece:
+                        pieces.append(piece)
                         yield piece
             finally:
                 worker.join()
             if failures:
                 raise LLMError(f"{self.model_id} failed while streaming: {failures[0]}") from failures[0]
+            prompt_tokens = int(inputs["input_ids"].shape[1])
+            counted = self._completion(outputs[0][0, prompt_tokens:], prompt_tokens)
+            return counted.model_copy(update={"text": "".join(pieces)})
 
     def _choice_token_ids(self, choices: Sequence[str]) -> dict[str, int]:
         ids = {}

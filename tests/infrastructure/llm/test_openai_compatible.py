@@ -11,6 +11,7 @@ from llm_engineering.domain.generation import ChatMessage, Conversation, Generat
 from llm_engineering.infrastructure.llm.chat_api import HttpChatOptions
 from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleChatModel
 from tests.support.chat_server import ChatServer, Reply
+from tests.support.streaming import drain
 
 GREEDY = GenerationConfig(max_new_tokens=32, temperature=0)
 FAST = HttpChatOptions(timeout_s=5, max_retries=2, backoff_s=0.01)
@@ -187,11 +188,25 @@ def test_a_repetition_penalty_is_sent_only_when_set() -> None:
     assert server.bodies[0]["repetition_penalty"] == 1.15 and "repetition_penalty" not in server.bodies[1]
 
 
-def test_stream_yields_the_pieces_the_server_sends() -> None:
-    with ChatServer(lambda body, attempt: Reply(content="Rivers taught me patience.")) as server:
-        pieces = list(model_for(server).stream(ask("Why rivers?")[0], GREEDY))
+def test_stream_yields_the_pieces_the_server_sends_and_returns_its_usage() -> None:
+    reply = Reply(content="Rivers taught me patience.", usage=(12, 6))
+    with ChatServer(lambda body, attempt: reply) as server:
+        pieces, completion = drain(model_for(server).stream(ask("Why rivers?")[0], GREEDY))
     assert pieces == ["Rivers", " taught", " me", " patience."]
     assert server.bodies[0]["stream"] is True and server.bodies[0]["max_tokens"] == GREEDY.max_new_tokens
+    assert server.bodies[0]["stream_options"] == {"include_usage": True}
+    assert (completion.text, completion.prompt_tokens, completion.completion_tokens) == (
+        "Rivers taught me patience.",
+        12,
+        6,
+    )
+
+
+def test_a_stream_without_usage_counts_its_chunks() -> None:
+    reply = Reply(content="Rivers taught me patience.", usage=(12, 6), stream_usage=False)
+    with ChatServer(lambda body, attempt: reply) as server:
+        pieces, completion = drain(model_for(server).stream(ask("Why rivers?")[0], GREEDY))
+    assert (completion.prompt_tokens, completion.completion_tokens) == (0, len(pieces))
 
 
 def test_a_refused_stream_says_why() -> None:

@@ -6,13 +6,10 @@ CrawlError, never stored. LinkedIn's data export (Settings → Data privacy → 
 crawled as `linkedin-export:<zip>`, is the robust way to get one's own posts.
 """
 
-import hashlib
 import re
-from dataclasses import dataclass
 from typing import Self
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-from bs4 import BeautifulSoup, Tag
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -24,31 +21,17 @@ from llm_engineering.domain.documents import Document, PostDocument, UserDocumen
 from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.crawlers.browser import BrowserPaths, headless_chromium, scroll_to_bottom
 from llm_engineering.infrastructure.crawlers.http import check_url
+from llm_engineering.infrastructure.crawlers.linkedin_posts import POST_SELECTOR, extract_posts, fallback_link
 from llm_engineering.infrastructure.settings import Settings
 
 USERNAME_SELECTOR = "#username, input[name='session_key']"
 PASSWORD_SELECTOR = "#password, input[name='session_password']"
 SUBMIT_SELECTOR = "button[type='submit'], input[type='submit']"
-POST_SELECTOR = "[data-urn*='urn:li:activity:'], .feed-shared-update-v2"
-TEXT_SELECTOR = ".update-components-text, .feed-shared-update-v2__description, .feed-shared-text"
-HEADER_SELECTOR = ".update-components-header, .feed-shared-header"
-# Activity items that are someone else's writing: reposts, reactions and comments on others' posts.
-NOT_AUTHORED = ("reposted this", "likes this", "loves this", "celebrates this", "supports this",
-                "finds this", "commented on this", "replied to")  # fmt: skip
 CHECKPOINT_MARKERS = ("security verification", "security check", "verify your identity", "captcha")
-PERMALINK_HREF = re.compile(r"/feed/update/|/posts/")
 EXPORT_HINT = "a linkedin-export:<zip> of your LinkedIn data is the robust alternative"
 # The login page is marked before submitting; a loaded page without the mark is the answer to the form.
 MARK_PAGE_JS = "window.__twinLoginPage = true;"
 NEW_DOCUMENT_JS = "return window.__twinLoginPage !== true && document.readyState === 'complete';"
-
-
-@dataclass(frozen=True)
-class LinkedInPost:
-    """One post's text and, when the page shows it, its own permalink."""
-
-    text: str
-    permalink: str | None
 
 
 def activity_url(link: str) -> str:
@@ -59,49 +42,6 @@ def activity_url(link: str) -> str:
     """
     match = re.match(r"^(https?://[^/]+/in/[^/?#]+)", link)
     return f"{match.group(1)}/recent-activity/all/" if match else link
-
-
-def extract_posts(html: str, page_url: str) -> list[LinkedInPost]:
-    """The posts the author wrote on an activity page, skipping reposts and reactions."""
-    soup = BeautifulSoup(html, "html.parser")
-    found = soup.select(POST_SELECTOR)
-    found_ids = {id(post) for post in found}  # by identity: Tag equality compares whole subtrees
-    outermost = [post for post in found if not any(id(parent) in found_ids for parent in post.parents)]
-    posts = []
-    for post in outermost:
-        header = post.select_one(HEADER_SELECTOR)
-        if header and any(marker in header.get_text(" ").lower() for marker in NOT_AUTHORED):
-            continue
-        text = post_text(post.select_one(TEXT_SELECTOR) or post)
-        if text:
-            posts.append(LinkedInPost(text=text, permalink=_permalink(post, page_url)))
-    return posts
-
-
-def post_text(element: Tag) -> str:
-    """A post's text with its line breaks, without buttons ("…see more") or screen-reader duplicates."""
-    for junk in element.select("button, script, style, .visually-hidden"):
-        junk.decompose()
-    for br in element.find_all("br"):
-        br.replace_with("\n")
-    for block in element.find_all(("p", "div", "li")):
-        block.append("\n\n" if block.name == "p" else "\n")
-    lines = [" ".join(line.split()) for line in element.get_text().splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def _permalink(post: Tag, page_url: str) -> str | None:
-    anchor = post.find("a", href=PERMALINK_HREF)
-    if isinstance(anchor, Tag):
-        return urljoin(page_url, str(anchor["href"])).split("?")[0]
-    urn = re.search(r"urn:li:activity:\d+", str(post.get("data-urn", "")))
-    return urljoin(page_url, f"/feed/update/{urn.group(0)}/") if urn else None
-
-
-def fallback_link(link: str, text: str) -> str:
-    """A stable link for a post without a permalink: keyed by its text, so re-crawls find it again."""
-    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    return f"{link.split('#')[0]}#post-{digest}"
 
 
 class _NewDocumentLoaded:

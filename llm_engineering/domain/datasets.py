@@ -8,10 +8,10 @@ from typing import ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from llm_engineering.domain.chunking import sentence_spans
-from llm_engineering.domain.cleaning import fence_closes, fence_opening
 from llm_engineering.domain.documents import DataCategory
 from llm_engineering.domain.exceptions import TwinError
+from llm_engineering.domain.fences import fence_closes, fence_opening
+from llm_engineering.domain.segmentation import sentence_spans
 
 Span = tuple[int, int]
 

@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from llm_engineering.domain.chunking import ChunkingConfig, chunk_document, sentence_spans
+from llm_engineering.domain.chunking import ChunkingConfig, chunk_document
 from llm_engineering.domain.documents import DataCategory
 from llm_engineering.domain.features import Chunk, CleanedDocument, Section
+from llm_engineering.domain.segmentation import sentence_spans
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
 

@@ -7,9 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llm_engineering.domain import cleaning
-from llm_engineering.domain.cleaning import clean_code, clean_document, clean_text, content_hash
+from llm_engineering.domain.cleaning import clean_code, clean_document, content_hash
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, RepositoryDocument
 from llm_engineering.domain.features import Section
+from llm_engineering.domain.text_cleaning import clean_text
 
 CASES = [
     # Boilerplate lines: dropped when a whole short line is furniture...

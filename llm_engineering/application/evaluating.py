@@ -4,19 +4,21 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import reduce
-from typing import Literal, NamedTuple, cast
+from typing import Literal, NamedTuple
 
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_engineering.application.generation import generate_parsed
-from llm_engineering.application.ports import ChatModel, ChoiceScorer, Embedder, VectorIndex
+from llm_engineering.application.judging import judge_answers, judge_pairwise
+from llm_engineering.application.ports import ChatModel, Embedder, VectorIndex
 from llm_engineering.application.prompting import render_conversation
+from llm_engineering.application.scoring import SampleRow, answer_questions, sample_rows, score_model
 from llm_engineering.domain import evaluation as ev
 from llm_engineering.domain.dataset_answers import parse_instruction
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.features import EMBEDDED_COLLECTIONS
-from llm_engineering.domain.generation import TWIN_SYSTEM_PROMPT, ChatMessage, GenerationConfig, UsageTotals
+from llm_engineering.domain.generation import GenerationConfig, UsageTotals
 
 CANDIDATE, PRODUCTION, BASE = "candidate", "production", "base"
 TextMetric = Callable[[Sequence[str], Sequence[str]], float]
@@ -85,42 +87,6 @@ class Contestants:
     base: ChatModel | None = None
 
 
-class JudgeResults(BaseModel):
-    """A judge's scores by sample index, and why each other sample got none."""
-
-    judgements: dict[int, ev.Judgement] = Field(default_factory=dict)
-    failures: dict[int, str] = Field(default_factory=dict)
-    usage: UsageTotals = Field(default_factory=UsageTotals)
-
-
-class PairwiseResults(BaseModel):
-    """Which model won each judged pair, by sample index, and why each other pair got no verdict."""
-
-    outcomes: dict[int, ev.PairwiseOutcome] = Field(default_factory=dict)
-    failures: dict[int, str] = Field(default_factory=dict)
-    usage: UsageTotals = Field(default_factory=UsageTotals)
-
-    def win_rate(self) -> float:
-        """The candidate's share of wins over the judged pairs, a tie counting half."""
-        if not self.outcomes:
-            raise TwinError(
-                f"The judge gave no readable verdict on any of {len(self.failures)} pairs; "
-                "use a larger judge model, or raise max_retries."
-            )
-        return ev.win_rate(list(self.outcomes.values()))
-
-
-class SampleRow(BaseModel):
-    """One test sample as the results dataset stores it; models are keyed by their label."""
-
-    instruction: str
-    reference: str
-    answers: dict[str, str]
-    judgements: dict[str, ev.Judgement] = Field(default_factory=dict)
-    judge_failures: dict[str, str] = Field(default_factory=dict)
-    pairwise: ev.PairwiseOutcome | None = Field(None, description="Who won against production, if compared.")
-
-
 class EvaluationReport(BaseModel):
     """What an evaluation found: scores per model, the promotion decision, and every sample."""
 
@@ -129,167 +95,6 @@ class EvaluationReport(BaseModel):
     retrieval: dict[str, float] = Field(default_factory=dict, description="hit_at_k, mrr, k, queries.")
     rows: list[SampleRow] = Field(default_factory=list)
     judge_usage: UsageTotals = Field(default_factory=UsageTotals)
-
-
-def answer_questions(model: ChatModel, instructions: Sequence[str], config: EvaluationConfig) -> list[str]:
-    """The model's answer to each instruction, asked as the twin is served: under its system prompt."""
-    system = ChatMessage(role="system", content=TWIN_SYSTEM_PROMPT)
-    answers: list[str] = []
-    for start in range(0, len(instructions), config.batch_size):
-        batch = [
-            [system, ChatMessage(role="user", content=i)]
-            for i in instructions[start : start + config.batch_size]
-        ]
-        answers.extend(c.text.strip() for c in model.generate(batch, config.generation))
-        logger.info("{} answered {}/{}", model.model_id, len(answers), len(instructions))
-    return answers
-
-
-def judge_answers(
-    judge: ChatModel,
-    instructions: Sequence[str],
-    answers: Sequence[str],
-    references: Sequence[str],
-    config: EvaluationConfig,
-) -> JudgeResults:
-    """Accuracy and style of each answer; only unreadable judgements are asked again, and those that stay
-    unreadable are reported in `failures`."""
-    if config.judge_mode == "choice":
-        return judge_answers_by_choice(choice_scorer(judge), instructions, answers, references, config)
-    conversations = [
-        render_conversation(config.judge_prompt, instruction=i, reference=r, answer=a)
-        for i, a, r in zip(instructions, answers, references, strict=True)
-    ]
-    parsed, usage, failures = generate_parsed(
-        judge,
-        conversations,
-        lambda _, text: ev.parse_judgement(text).model_dump_json(),
-        config.judge_generation,
-        config.batch_size,
-        config.max_retries,
-    )
-    if failures:
-        logger.warning("The judge gave no readable score for {}/{} answers", len(failures), len(answers))
-    judgements = {i: ev.Judgement.model_validate_json(text) for i, text in parsed.items()}
-    return JudgeResults(judgements=judgements, failures=failures, usage=usage)
-
-
-def choice_scorer(judge: ChatModel) -> ChoiceScorer:
-    if not isinstance(judge, ChoiceScorer):
-        raise TwinError(
-            f"The judge {judge.model_id} cannot score choices (judge_mode: choice); use the local or the "
-            "OpenAI-compatible backend, or set judge_mode: generate."
-        )
-    return judge
-
-
-def judge_answers_by_choice(
-    judge: ChoiceScorer,
-    instructions: Sequence[str],
-    answers: Sequence[str],
-    references: Sequence[str],
-    config: EvaluationConfig,
-) -> JudgeResults:
-    """Each criterion asked as a digit; its score is the expected value of the judge's probabilities."""
-    triples = list(zip(instructions, answers, references, strict=True))
-    by_criterion = {
-        criterion: judge.choice_probabilities(
-            [
-                render_conversation(
-                    config.choice_prompt, instruction=i, reference=r, answer=a, criterion=criterion
-                )
-                for i, a, r in triples
-            ],
-            ev.SCORE_CHOICES,
-        )
-        for criterion in ev.CRITERIA
-    }
-    judgements = {
-        n: ev.judgement_from_choices(by_criterion["accuracy"][n], by_criterion["style"][n])
-        for n in range(len(triples))
-    }
-    return JudgeResults(judgements=judgements)
-
-
-def judge_pairwise(
-    judge: ChatModel,
-    instructions: Sequence[str],
-    references: Sequence[str],
-    contenders: tuple[Sequence[str], Sequence[str]],
-    config: EvaluationConfig,
-) -> PairwiseResults:
-    """Which of (candidate answer, other answer) the judge prefers per sample, each pair shown in a seeded
-    random order so that a judge's taste for the first or second position cancels out."""
-    rng = random.Random(config.seed)
-    orders = [ev.order_pair(c, o, rng) for c, o in zip(*contenders, strict=True)]
-    conversations = [
-        render_conversation(config.pairwise_prompt, instruction=i, reference=r, answer_a=a, answer_b=b)
-        for i, r, (a, b, _) in zip(instructions, references, orders, strict=True)
-    ]
-    if config.judge_mode == "choice":
-        chances = choice_scorer(judge).choice_probabilities(conversations, ("A", "B"))
-        verdicts = [ev.verdict_from_choices(p) for p in chances]
-        outcomes = {n: ev.pairwise_outcome(v, orders[n][2]) for n, v in enumerate(verdicts)}
-        return PairwiseResults(outcomes=outcomes)
-    parsed, usage, failures = generate_parsed(
-        judge,
-        conversations,
-        lambda _, text: ev.parse_pairwise(text),
-        config.pairwise_generation,
-        config.batch_size,
-        config.max_retries,
-    )
-    outcomes = {i: ev.pairwise_outcome(cast(ev.PairwiseVerdict, v), orders[i][2]) for i, v in parsed.items()}
-    return PairwiseResults(outcomes=outcomes, failures=failures, usage=usage)
-
-
-def score_model(
-    label: str,
-    answers: Sequence[str],
-    references: Sequence[str],
-    *,
-    judged: JudgeResults,
-    win_rate: float | None,
-    metrics: TextMetrics,
-) -> ev.ModelScores:
-    """Judge means over the judged answers, reference overlap and length over all answers."""
-    if not judged.judgements:
-        reasons = "; ".join(sorted(set(judged.failures.values()))[:3])
-        raise TwinError(
-            f"The judge scored none of the {len(answers)} answers of {label} ({reasons}). "
-            "Use a larger judge model, or raise max_retries or judge_generation.max_new_tokens."
-        )
-    scores = list(judged.judgements.values())
-    return ev.ModelScores(
-        model=label,
-        judge_accuracy=sum(j.accuracy for j in scores) / len(scores),
-        judge_style=sum(j.style for j in scores) / len(scores),
-        win_rate=win_rate,
-        rouge_l=metrics.rouge_l(answers, references),
-        bleu=metrics.bleu(answers, references),
-        answer_words=sum(len(a.split()) for a in answers) / len(answers),
-        samples=len(answers),
-        judged=len(scores),
-    )
-
-
-def _rows(
-    samples: Sequence[tuple[str, str]],
-    answers: dict[str, list[str]],
-    judged: dict[str, JudgeResults],
-    pairwise: PairwiseResults | None,
-) -> list[SampleRow]:
-    return [
-        SampleRow(
-            instruction=instruction,
-            reference=reference,
-            answers={label: texts[n] for label, texts in answers.items()},
-            judgements={label: r.judgements[n] for label, r in judged.items() if n in r.judgements},
-            judge_failures={label: r.failures[n] for label, r in judged.items() if n in r.failures},
-            pairwise=pairwise.outcomes.get(n) if pairwise else None,
-        )
-        for n, (instruction, reference) in enumerate(samples)
-    ]
 
 
 def evaluate_models(
@@ -329,7 +134,7 @@ def evaluate_models(
     return EvaluationReport(
         scores=list(scores.values()),
         decision=ev.decide_promotion(scores[CANDIDATE], scores.get(PRODUCTION), config.tolerance),
-        rows=_rows(samples, answers, judged, pairwise),
+        rows=sample_rows(samples, answers, judged, pairwise),
         judge_usage=usage,
     )
 

@@ -8,15 +8,14 @@ from llm_engineering.application.evaluating import (
     Contestants,
     EvaluationConfig,
     TextMetrics,
-    answer_questions,
     evaluate_models,
     evaluate_retrieval,
     generate_retrieval_questions,
-    judge_answers,
-    judge_pairwise,
     sample_chunks,
 )
+from llm_engineering.application.judging import judge_answers, judge_pairwise
 from llm_engineering.application.ports import VectorPoint
+from llm_engineering.application.scoring import answer_questions
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.generation import TWIN_SYSTEM_PROMPT, Completion, Conversation, GenerationConfig
 from llm_engineering.infrastructure.metrics import bleu, rouge_l

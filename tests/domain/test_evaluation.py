@@ -5,17 +5,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llm_engineering.domain.datasets import MalformedAnswerError
-from llm_engineering.domain.evaluation import (
-    ModelScores,
+from llm_engineering.domain.evaluation import ModelScores, decide_promotion, hit_at_k, mean_reciprocal_rank
+from llm_engineering.domain.judgement import expected_score, judgement_from_choices, parse_judgement
+from llm_engineering.domain.pairwise import (
     PairwiseVerdict,
-    decide_promotion,
-    expected_score,
-    hit_at_k,
-    judgement_from_choices,
-    mean_reciprocal_rank,
     order_pair,
     pairwise_outcome,
-    parse_judgement,
     parse_pairwise,
     verdict_from_choices,
     win_rate,

@@ -3,32 +3,24 @@
 SageMaker extracts the model archive into /opt/ml/model and TGI loads it from there (HF_MODEL_ID),
 so the merged model never goes through the Hub. Each deployment creates a model and an endpoint
 config named `<endpoint>-<version>`; an existing endpoint is switched to the new config in place.
-Scaling and deleting a deployed endpoint live in `sagemaker_deploy_autoscaling`.
+What the endpoint is built from lives in `sagemaker_endpoint_config`; scaling and deleting a deployed
+endpoint live in `sagemaker_deploy_autoscaling`.
 """
 
 import tarfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+from botocore.exceptions import WaiterError
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llm_engineering.domain.exceptions import TwinError
-from llm_engineering.infrastructure.sagemaker_training import (
-    DLC_ACCOUNT,
-    DLC_ACCOUNTS_BY_REGION,
-    DLC_DEFAULT_ACCOUNT_REGIONS,
-)
+from llm_engineering.infrastructure.sagemaker_endpoint_config import TGI_IMAGE_TAG, endpoint_requests
+from llm_engineering.infrastructure.sagemaker_errors import aws_errors, find
 
-# TGI 3.3.6 on PyTorch 2.7, CUDA 12.4: the last TGI release published as a SageMaker DLC.
-TGI_IMAGE_TAG = "2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04"
-VARIANT = "AllTraffic"
-MODEL_MOUNT = "/opt/ml/model"
 NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
 VERSION_FORMAT = "%Y%m%d-%H%M%S"  # 15 characters; with the hyphen, endpoint names keep 47 of SageMaker's 63
 WAIT_POLL_S = 30
@@ -96,47 +88,6 @@ def release_version(moment: datetime | None = None) -> str:
     return f"{moment or datetime.now(UTC):{VERSION_FORMAT}}"
 
 
-def tgi_image(region: str, tag: str = TGI_IMAGE_TAG) -> str:
-    """The Hugging Face TGI inference DLC in `region`'s registry."""
-    account = DLC_ACCOUNTS_BY_REGION.get(region) or (
-        DLC_ACCOUNT if region in DLC_DEFAULT_ACCOUNT_REGIONS else None
-    )
-    if account is None:
-        raise TwinError(f"No known TGI image registry for region {region!r}; set image_uri in the config.")
-    return f"{account}.dkr.ecr.{region}.amazonaws.com/huggingface-pytorch-tgi-inference:{tag}"
-
-
-def failure(action: str, error: ClientError, hint: str) -> TwinError:
-    """A TwinError carrying the AWS error code and message of a refused call."""
-    details = error.response.get("Error", {})
-    code, message = details.get("Code", "an error"), details.get("Message", str(error))
-    return TwinError(f"{action} failed with {code}: {message}. {hint}")
-
-
-@contextmanager
-def aws_errors(action: str, hint: str) -> Iterator[None]:
-    """Turn an AWS failure inside the block into a TwinError saying what failed and what to check."""
-    try:
-        yield
-    except ClientError as error:
-        raise failure(action, error, hint) from error
-    except BotoCoreError as error:
-        raise TwinError(f"{action}: AWS could not be called ({error}); check the credentials.") from error
-
-
-def find(describe: Callable[[], dict[str, Any]], action: str) -> dict[str, Any] | None:
-    """The description `describe` returns, or None when SageMaker says the resource does not exist."""
-    with aws_errors(action, "Check AWS_REGION and the credentials."):
-        try:
-            return describe()
-        except ClientError as error:
-            details = error.response.get("Error", {})
-            code, message = details.get("Code"), details.get("Message", "")
-            if code == "ValidationException" and "Could not find" in message:
-                return None
-            raise
-
-
 def check_model_dir(model_dir: Path) -> None:
     """Refuse a folder TGI could not serve: it needs the config, a tokenizer and safetensors weights."""
     if not model_dir.is_dir():
@@ -188,39 +139,6 @@ def upload_model(s3_client: Any, archive: Path, bucket: str, key: str) -> str:
         raise TwinError(f"Uploading {archive} to {url} failed ({error}). {hint}") from error
     logger.info(f"Uploaded {archive} to {url}")
     return url
-
-
-def tgi_environment(config: DeployConfig) -> dict[str, str]:
-    """The container's environment: TGI's limits, and the model read from the extracted archive."""
-    return {
-        "HF_MODEL_ID": MODEL_MOUNT,
-        "SM_NUM_GPUS": str(config.num_gpus),
-        "MAX_INPUT_TOKENS": str(config.max_input_tokens),
-        "MAX_TOTAL_TOKENS": str(config.max_total_tokens),
-        "MAX_BATCH_PREFILL_TOKENS": str(config.max_batch_prefill_tokens),
-        "HF_HUB_OFFLINE": "1",  # everything is in the archive; the endpoint may have no internet
-    }
-
-
-def endpoint_requests(config: DeployConfig, release: ModelRelease, region: str) -> dict[str, dict[str, Any]]:
-    """The keyword arguments of create_model and create_endpoint_config for one release."""
-    name = f"{config.endpoint_name}-{release.version}"
-    container = {
-        "Image": config.image_uri or tgi_image(region, config.tgi_image_tag),
-        "ModelDataUrl": release.model_data_url,
-        "Environment": tgi_environment(config),
-    }
-    variant = {
-        "VariantName": VARIANT,
-        "ModelName": name,
-        "InstanceType": config.instance_type,
-        "InitialInstanceCount": config.initial_instance_count,
-        "ContainerStartupHealthCheckTimeoutInSeconds": config.health_check_timeout_s,
-    }
-    return {
-        "model": {"ModelName": name, "ExecutionRoleArn": release.role_arn, "PrimaryContainer": container},
-        "endpoint_config": {"EndpointConfigName": name, "ProductionVariants": [variant]},
-    }
 
 
 def deploy_endpoint(

@@ -10,7 +10,9 @@ from typing import Any
 
 from loguru import logger
 
-from llm_engineering.infrastructure.sagemaker_deploy import VARIANT, DeployConfig, aws_errors, find
+from llm_engineering.infrastructure.sagemaker_deploy import DeployConfig
+from llm_engineering.infrastructure.sagemaker_endpoint_config import VARIANT
+from llm_engineering.infrastructure.sagemaker_errors import aws_errors, find
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 SCALING_METRIC = "SageMakerVariantInvocationsPerInstance"

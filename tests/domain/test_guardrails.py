@@ -15,10 +15,10 @@ from llm_engineering.domain.guardrails import (
     blocked_message,
     check_input,
     check_output,
-    redact_pii,
     repeated_ngram_share,
 )
 from llm_engineering.domain.inference import GuardrailVerdict
+from llm_engineering.domain.pii import redact_pii
 
 DEFAULTS = GuardrailConfig()
 SIMPLE_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")

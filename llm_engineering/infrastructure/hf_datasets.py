@@ -9,7 +9,7 @@ from datasets import Dataset, DatasetDict
 from loguru import logger
 
 from llm_engineering.domain.datasets import InstructDataset, PreferenceDataset
-from llm_engineering.infrastructure.hub import HubPublisher, PublishedCommit
+from llm_engineering.infrastructure.hub import HubPublisher, HubRepo, PublishedCommit
 
 # The columns TRL's SFT and DPO trainers read, in this order.
 COLUMNS = {InstructDataset: ["instruction", "output"], PreferenceDataset: ["prompt", "chosen", "rejected"]}
@@ -45,14 +45,15 @@ def export_dataset_dict(
 def push_to_hub(datasets: DatasetDict, dataset_id: str, publisher: HubPublisher) -> PublishedCommit:
     """Upload each split as `data/<split>-00000-of-00001.parquet`, the layout the Hub's viewer and
     `datasets.load_dataset(dataset_id)` read as splits, in one commit to a private dataset repository."""
-    publisher.check(f"dataset {dataset_id}")
     with tempfile.TemporaryDirectory(prefix="twin-dataset-") as folder:
         for split, dataset in datasets.items():
             dataset.to_parquet(str(Path(folder) / "data" / f"{split}-00000-of-00001.parquet"))
         published = publisher.publish_folder(
-            Path(folder), dataset_id, "dataset", f"Upload {', '.join(datasets)} splits from LLM Twin"
+            Path(folder), HubRepo(dataset_id, "dataset"), f"Upload {', '.join(datasets)} splits from LLM Twin"
         )
-    logger.info("Pushed {} to {} (commit {})", dataset_id, published.repo_url, published.commit_oid[:12])
+    logger.info(
+        "Pushed {} to {} (commit {})", published.repo_id, published.repo_url, published.commit_oid[:12]
+    )
     return published
 
 

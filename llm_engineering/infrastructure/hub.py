@@ -16,7 +16,6 @@ from pydantic import SecretStr
 
 from llm_engineering.domain.exceptions import TwinError
 
-RepoType = Literal["model", "dataset"]
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
 
@@ -25,28 +24,22 @@ class HubError(TwinError):
 
 
 @dataclass(frozen=True)
-class PublishedCommit:
-    """Where a push landed: the repository page and the commit it made."""
+class HubRepo:
+    """Where a push goes: `namespace/name`, or a bare name the Hub puts under the token's user."""
 
+    repo_id: str
+    repo_type: Literal["model", "dataset"]
+    private: bool = True  # only used when the push creates the repository
+
+
+@dataclass(frozen=True)
+class PublishedCommit:
+    """Where a push landed: the repository (as the Hub resolved its id), its page and the commit."""
+
+    repo_id: str
     repo_url: str
     commit_oid: str
     files: int
-
-
-def check_can_push(token: SecretStr | None, what: str) -> None:
-    """Raise HubError before any work when a push could not happen: no token, or offline mode."""
-    from huggingface_hub import constants
-
-    if token is None or not token.get_secret_value():
-        raise HubError(
-            f"Pushing {what} to the Hugging Face Hub needs HUGGINGFACE_ACCESS_TOKEN (a token with write "
-            "access); set it in .env, or turn the push off."
-        )
-    if constants.is_offline_mode():
-        raise HubError(
-            f"Pushing {what} needs the network, but HF_HUB_OFFLINE=1 (set by default so that models never "
-            "load from the Hub); run the command with HF_HUB_OFFLINE=0."
-        )
 
 
 class HubPublisher:
@@ -56,43 +49,52 @@ class HubPublisher:
         self.token = token
         self.endpoint = endpoint.rstrip("/")
 
-    def check(self, what: str) -> None:
-        """Raise HubError now, before any work, when pushing `what` could not happen."""
-        check_can_push(self.token, what)
+    def check(self, repo_id: str) -> str:
+        """The token, once a push to `repo_id` is known to be possible; HubError (before any work) when the
+        token is missing, offline mode is on, or the id is not a valid repository id."""
+        from huggingface_hub import constants
+        from huggingface_hub.errors import HFValidationError
+        from huggingface_hub.utils import validate_repo_id
+
+        if self.token is None or not self.token.get_secret_value():
+            raise HubError(
+                f"Pushing {repo_id} to the Hugging Face Hub needs HUGGINGFACE_ACCESS_TOKEN (a token with "
+                "write access); set it in .env, or turn the push off."
+            )
+        if constants.is_offline_mode():
+            raise HubError(
+                f"Pushing {repo_id} needs the network, but HF_HUB_OFFLINE=1 (set by default so that models "
+                "never load from the Hub); run the command with HF_HUB_OFFLINE=0."
+            )
+        try:
+            validate_repo_id(repo_id)
+        except HFValidationError as error:
+            raise HubError(
+                f"{repo_id!r} is not a Hub repository id ({error}); use e.g. you/llm-twin."
+            ) from error
+        return self.token.get_secret_value()
 
     def publish_folder(
-        self,
-        folder: Path,
-        repo_id: str,
-        repo_type: RepoType,
-        message: str,
-        private: bool = True,
-        extra_files: Mapping[str, bytes] | None = None,
+        self, folder: Path, repo: HubRepo, message: str, extra_files: Mapping[str, bytes] | None = None
     ) -> PublishedCommit:
-        """Create `repo_id` if it does not exist (private by default) and commit every file of `folder`,
-        plus `extra_files` (path in the repository → content, e.g. a README.md card) in the same commit."""
-        import httpx2
-        from huggingface_hub import CommitOperationAdd, HfApi
+        """Create `repo` if it does not exist and commit every file of `folder`, plus `extra_files` (path in
+        the repository → content, e.g. a README.md card), in one commit."""
+        import httpx2  # huggingface_hub's HTTP client: what it raises once its own retries are spent
+        from huggingface_hub import HfApi
         from huggingface_hub.errors import HfHubHTTPError
 
-        self.check(f"{folder} to {repo_id}")
-        assert self.token is not None  # checked above
-        files = sorted(path for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else []
-        if not files:
-            raise HubError(f"{folder} holds no files; there is nothing to push to {repo_id}.")
-        extra = dict(extra_files or {})
-        operations = [
-            CommitOperationAdd(path_in_repo=path.relative_to(folder).as_posix(), path_or_fileobj=str(path))
-            for path in files
-            if path.relative_to(folder).as_posix() not in extra
-        ] + [
-            CommitOperationAdd(path_in_repo=name, path_or_fileobj=content) for name, content in extra.items()
-        ]
-        api = HfApi(endpoint=self.endpoint, token=self.token.get_secret_value())
-        logger.info("Pushing {} files from {} to {} on {}", len(operations), folder, repo_id, self.endpoint)
+        token = self.check(repo.repo_id)
+        operations = _additions(folder, extra_files or {})
+        api = HfApi(endpoint=self.endpoint, token=token)
+        logger.info(
+            "Pushing {} files from {} to {} on {}", len(operations), folder, repo.repo_id, self.endpoint
+        )
         try:
-            repo = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
-            commit = api.create_commit(repo_id, operations, commit_message=message, repo_type=repo_type)
+            url = api.create_repo(repo.repo_id, repo_type=repo.repo_type, private=repo.private, exist_ok=True)
+            # A bare name resolves to the token's user: commit to the id the Hub answered with.
+            commit = api.create_commit(
+                url.repo_id, operations, commit_message=message, repo_type=repo.repo_type
+            )
         except HfHubHTTPError as error:
             status = error.response.status_code if error.response is not None else None
             hint = (
@@ -101,11 +103,29 @@ class HubPublisher:
                 else "check the repository id and try again"
             )
             raise HubError(
-                f"The Hub at {self.endpoint} refused the push to {repo_id} ({error}); {hint}."
+                f"The Hub at {self.endpoint} refused the push to {repo.repo_id} ({error}); {hint}."
             ) from error
-        except httpx2.HTTPError as error:  # after huggingface_hub's own retries
+        except httpx2.HTTPError as error:
             raise HubError(
-                f"Could not reach the Hub at {self.endpoint} to push {repo_id}: {error}; check the network "
-                "and HUGGINGFACE_ENDPOINT, then push again."
+                f"Could not reach the Hub at {self.endpoint} to push {repo.repo_id}: {error}; check the "
+                "network and HUGGINGFACE_ENDPOINT, then push again."
             ) from error
-        return PublishedCommit(repo_url=str(repo), commit_oid=commit.oid, files=len(operations))
+        return PublishedCommit(url.repo_id, str(url), commit.oid, len(operations))
+
+
+def _additions(folder: Path, extra_files: Mapping[str, bytes]) -> list:  # type: ignore[type-arg]
+    """One CommitOperationAdd per file of `folder` (an extra file of the same path wins) and per extra."""
+    from huggingface_hub import CommitOperationAdd
+
+    files = sorted(path for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else []
+    if not files:
+        raise HubError(f"{folder} holds no files; there is nothing to push.")
+    in_repo = {path.relative_to(folder).as_posix(): path for path in files}
+    return [
+        CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path))
+        for name, path in in_repo.items()
+        if name not in extra_files
+    ] + [
+        CommitOperationAdd(path_in_repo=name, path_or_fileobj=content)
+        for name, content in extra_files.items()
+    ]

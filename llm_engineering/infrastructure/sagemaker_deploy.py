@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.infrastructure.sagemaker_endpoint_config import TGI_IMAGE_TAG, endpoint_requests
-from llm_engineering.infrastructure.sagemaker_errors import aws_errors, find
+from llm_engineering.infrastructure.sagemaker_errors import aws_errors, describe_if_present
 
 NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
 VERSION_FORMAT = "%Y%m%d-%H%M%S"  # 15 characters; with the hyphen, endpoint names keep 47 of SageMaker's 63
@@ -146,7 +146,9 @@ def deploy_endpoint(
 ) -> Deployment:
     """Create the endpoint, or switch an existing one to this release; optionally wait until it serves."""
     name = config.endpoint_name
-    current = find(lambda: client.describe_endpoint(EndpointName=name), f"Describing endpoint {name!r}")
+    current = describe_if_present(
+        lambda: client.describe_endpoint(EndpointName=name), f"Describing endpoint {name!r}"
+    )
     if current is not None and current["EndpointStatus"] != "InService":
         reason = current.get("FailureReason", "")
         raise TwinError(

@@ -12,7 +12,7 @@ from loguru import logger
 
 from llm_engineering.infrastructure.sagemaker_deploy import DeployConfig
 from llm_engineering.infrastructure.sagemaker_endpoint_config import VARIANT
-from llm_engineering.infrastructure.sagemaker_errors import aws_errors, find
+from llm_engineering.infrastructure.sagemaker_errors import aws_errors, describe_if_present
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 SCALING_METRIC = "SageMakerVariantInvocationsPerInstance"
@@ -48,14 +48,16 @@ def delete_endpoint(client: Any, endpoint_name: str) -> Deletion:
     """
     describing = f"Finding what endpoint {endpoint_name!r} uses"
     hint = "Check AWS_REGION and that the credentials may describe, list and delete SageMaker resources."
-    current = find(lambda: client.describe_endpoint(EndpointName=endpoint_name), describing)
+    current = describe_if_present(lambda: client.describe_endpoint(EndpointName=endpoint_name), describing)
     configs: set[str] = set()
     models: set[str] = set()
     if current is None:
         logger.info(f"No endpoint named {endpoint_name}; removing leftover configs and models only")
     elif config_name := current.get("EndpointConfigName"):
         configs.add(config_name)
-        described = find(lambda: client.describe_endpoint_config(EndpointConfigName=config_name), describing)
+        described = describe_if_present(
+            lambda: client.describe_endpoint_config(EndpointConfigName=config_name), describing
+        )
         models |= {variant["ModelName"] for variant in (described or {}).get("ProductionVariants", [])}
     with aws_errors(describing, hint):
         configs |= listed_names(client, "list_endpoint_configs", "EndpointConfigs", endpoint_name)

@@ -27,7 +27,7 @@ def aws_errors(action: str, hint: str) -> Iterator[None]:
         raise TwinError(f"{action}: AWS could not be called ({error}); check the credentials.") from error
 
 
-def find(describe: Callable[[], dict[str, Any]], action: str) -> dict[str, Any] | None:
+def describe_if_present(describe: Callable[[], dict[str, Any]], action: str) -> dict[str, Any] | None:
     """The description `describe` returns, or None when SageMaker says the resource does not exist."""
     with aws_errors(action, "Check AWS_REGION and the credentials."):
         try:

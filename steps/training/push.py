@@ -1,30 +1,27 @@
 from pathlib import Path
+from typing import Annotated
 
 from zenml import get_step_context, log_metadata, step
 
 from llm_engineering.domain.training import TrainingConfig, TrainingResult
 from llm_engineering.infrastructure.container import get_hub_publisher
-from llm_engineering.infrastructure.training.model_card import model_card
+from llm_engineering.infrastructure.hub import HubRepo
+from llm_engineering.infrastructure.training.model_card import ModelCard, publish_model
 
 
 @step
-def push_model_to_huggingface(training_result: TrainingResult, config: TrainingConfig, model_id: str) -> str:
+def push_model_to_huggingface(
+    training_result: TrainingResult, config: TrainingConfig, model_id: str
+) -> Annotated[str, "hub_commit"]:
     """Upload the merged model with its card to the Hub as `model_id`; returns the commit's id."""
-    version = str(get_step_context().model.number)  # the version this run registers
-    card = model_card(
-        model_id,
-        version,
-        config.method,
-        {stage: summary.model_dump() for stage, summary in training_result.stages.items()},
-        metrics={},
+    card = ModelCard(
+        version=str(get_step_context().model.number),  # the version this run registers
+        method=config.method,
+        stages={stage: summary.model_dump() for stage, summary in training_result.stages.items()},
         system_prompt=config.system_prompt,
     )
-    published = get_hub_publisher().publish_folder(
-        Path(training_result.model_dir),
-        model_id,
-        "model",
-        f"LLM Twin version {version}",
-        extra_files={"README.md": card.encode()},
+    published = publish_model(
+        get_hub_publisher(), Path(training_result.model_dir), HubRepo(model_id, "model"), card
     )
     metadata = {"hub_url": published.repo_url, "hub_commit": published.commit_oid}
     log_metadata(metadata=metadata)

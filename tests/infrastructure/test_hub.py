@@ -16,11 +16,12 @@ from datasets import Dataset, DatasetDict
 from pydantic import SecretStr
 
 from llm_engineering.infrastructure.hf_datasets import push_to_hub
-from llm_engineering.infrastructure.hub import HubError, HubPublisher
-from llm_engineering.infrastructure.training.model_card import model_card
+from llm_engineering.infrastructure.hub import HubError, HubPublisher, HubRepo
+from llm_engineering.infrastructure.training.model_card import ModelCard, publish_model
 from tests.support.hub_server import LFS_THRESHOLD, HubServer, client_for_stand_in
 
 TOKEN = "hf_write_token"
+MODEL = HubRepo("iris/llm-twin", "model")
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_a_folder_arrives_byte_for_byte_in_a_new_private_repository(
     hub: HubServer, model_folder: Path
 ) -> None:
     published = HubPublisher(SecretStr(TOKEN), hub.origin).publish_folder(
-        model_folder, "iris/llm-twin", "model", "version 3", extra_files={"README.md": b"# card\n"}
+        model_folder, MODEL, "version 3", extra_files={"README.md": b"# card\n"}
     )
 
     repo = hub.repos["model", "iris/llm-twin"]
@@ -75,7 +76,7 @@ def test_a_file_over_10_mb_travels_by_lfs_and_is_committed_as_a_pointer(
     (folder / "model.safetensors").write_bytes(weights)
     (folder / "config.json").write_text("{}")
 
-    HubPublisher(SecretStr(TOKEN), hub.origin).publish_folder(folder, "iris/llm-twin", "model", "v1")
+    HubPublisher(SecretStr(TOKEN), hub.origin).publish_folder(folder, MODEL, "v1")
 
     repo = hub.repos["model", "iris/llm-twin"]
     assert repo.lfs == {"model.safetensors": (hashlib.sha256(weights).hexdigest(), len(weights))}
@@ -83,13 +84,32 @@ def test_a_file_over_10_mb_travels_by_lfs_and_is_committed_as_a_pointer(
     assert any(path.startswith("PUT /lfs-upload/") for path in hub.paths)
 
 
+def test_a_bare_name_lands_under_the_tokens_user(hub: HubServer, model_folder: Path) -> None:
+    published = HubPublisher(SecretStr(TOKEN), hub.origin).publish_folder(
+        model_folder, HubRepo("llm-twin", "model"), "v1"
+    )
+    assert published.repo_id == "iris/llm-twin" and published.repo_url == f"{hub.origin}/iris/llm-twin"
+    assert hub.repos["model", "iris/llm-twin"].commits == ["v1"]
+
+
+@pytest.mark.parametrize("repo_id", ["iris/llm twin", "a/b/c", "iris/-twin-", ""])
+def test_an_invalid_repository_id_is_refused_before_anything_is_sent(
+    hub: HubServer, model_folder: Path, repo_id: str
+) -> None:
+    with pytest.raises(HubError, match="is not a Hub repository id"):
+        HubPublisher(SecretStr(TOKEN), hub.origin).publish_folder(
+            model_folder, HubRepo(repo_id, "model"), "v1"
+        )
+    assert hub.paths == []
+
+
 def test_a_second_push_to_an_existing_repository_is_a_second_commit(
     hub: HubServer, model_folder: Path
 ) -> None:
     publisher = HubPublisher(SecretStr(TOKEN), hub.origin)
-    first = publisher.publish_folder(model_folder, "iris/llm-twin", "model", "v1")
+    first = publisher.publish_folder(model_folder, MODEL, "v1")
     (model_folder / "config.json").write_text('{"model_type": "llama", "v": 2}')
-    second = publisher.publish_folder(model_folder, "iris/llm-twin", "model", "v2", private=False)
+    second = publisher.publish_folder(model_folder, HubRepo("iris/llm-twin", "model", private=False), "v2")
 
     repo = hub.repos["model", "iris/llm-twin"]
     assert repo.commits == ["v1", "v2"]
@@ -101,20 +121,20 @@ def test_a_second_push_to_an_existing_repository_is_a_second_commit(
 def test_a_rejected_token_says_what_to_check_and_commits_nothing(hub: HubServer, model_folder: Path) -> None:
     publisher = HubPublisher(SecretStr("hf_wrong"), hub.origin)
     with pytest.raises(HubError, match="HUGGINGFACE_ACCESS_TOKEN is valid and has write access"):
-        publisher.publish_folder(model_folder, "iris/llm-twin", "model", "v1")
+        publisher.publish_folder(model_folder, MODEL, "v1")
     assert hub.repos == {}
 
 
 def test_without_a_token_nothing_is_sent(hub: HubServer, model_folder: Path) -> None:
     with pytest.raises(HubError, match="needs HUGGINGFACE_ACCESS_TOKEN"):
-        HubPublisher(None, hub.origin).publish_folder(model_folder, "iris/llm-twin", "model", "v1")
+        HubPublisher(None, hub.origin).publish_folder(model_folder, MODEL, "v1")
     assert hub.paths == []
 
 
 def test_offline_mode_asks_for_hf_hub_offline_0(model_folder: Path) -> None:
     assert huggingface_hub.constants.is_offline_mode()  # as the tests (and the project's commands) run
     with pytest.raises(HubError, match="run the command with HF_HUB_OFFLINE=0"):
-        HubPublisher(SecretStr(TOKEN)).publish_folder(model_folder, "iris/llm-twin", "model", "v1")
+        HubPublisher(SecretStr(TOKEN)).publish_folder(model_folder, MODEL, "v1")
 
 
 def test_an_unreachable_hub_is_a_clear_error(online: None, model_folder: Path) -> None:
@@ -125,12 +145,12 @@ def test_an_unreachable_hub_is_a_clear_error(online: None, model_folder: Path) -
     with pytest.raises(
         HubError, match=r"Could not reach the Hub at http://127\.0\.0\.1:\d+ to push iris/llm-twin"
     ):
-        publisher.publish_folder(model_folder, "iris/llm-twin", "model", "v1")
+        publisher.publish_folder(model_folder, MODEL, "v1")
 
 
 def test_an_empty_folder_is_refused(hub: HubServer, tmp_path: Path) -> None:
     with pytest.raises(HubError, match="holds no files; there is nothing to push"):
-        HubPublisher(SecretStr(TOKEN), hub.origin).publish_folder(tmp_path, "iris/llm-twin", "model", "v1")
+        HubPublisher(SecretStr(TOKEN), hub.origin).publish_folder(tmp_path, MODEL, "v1")
     assert hub.paths == []
 
 
@@ -152,15 +172,13 @@ def test_the_model_card_passes_the_hubs_metadata_check(hub: HubServer, model_fol
         "sft": {"steps": 5, "first_loss": 3.9312, "last_loss": 3.5, "eval_loss": 3.39},
         "dpo": {"steps": 6, "first_loss": 0.6931, "last_loss": 0.684, "eval_loss": None},
     }
-    card = model_card(
-        "iris/llm-twin", "7", "lora", stages, {"judge_score": 1.38}, "Write like Iris.\n\nBe brief."
-    )
+    facts = ModelCard("7", "lora", stages, "Write like Iris.\n\nBe brief.", {"judge_score": 1.38})
 
-    HubPublisher(SecretStr(TOKEN), hub.origin).publish_folder(
-        model_folder, "iris/llm-twin", "model", "v7", extra_files={"README.md": card.encode()}
-    )
+    publish_model(HubPublisher(SecretStr(TOKEN), hub.origin), model_folder, MODEL, facts)
 
     assert "POST /api/validate-yaml" in hub.paths
+    card = hub.repos["model", "iris/llm-twin"].files["README.md"].decode()
+    assert hub.repos["model", "iris/llm-twin"].commits == ["LLM Twin version 7"]
     front = yaml.safe_load(card.split("---")[1])
     assert front["tags"] == ["llm-twin", "trl", "sft", "dpo"]
     assert (

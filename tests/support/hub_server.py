@@ -1,7 +1,7 @@
 """A stand-in for the Hugging Face Hub's repository API on 127.0.0.1: create, preupload, commit.
 
     with HubServer(token="hf_w") as hub:
-        HubPublisher(SecretStr("hf_w"), hub.origin).publish_folder(folder, "iris/twin", "model", "v1")
+        HubPublisher(SecretStr("hf_w"), hub.origin).publish_folder(folder, HubRepo("twin", "model"), "v1")
         assert hub.repos["model", "iris/twin"].files["config.json"] == b"{...}"
 
 It answers what `huggingface_hub` sends for a push: `POST /api/repos/create` (409 when the repository
@@ -11,6 +11,7 @@ exists), `POST /api/validate-yaml` (a README card's front matter), `POST /api/{t
 `PUT` of the bytes and a verify call. Such files are kept as (sha256, size) in `lfs`, not in memory.
 The Hub's newer Xet transfer is not stood in: clients must run with HF_HUB_DISABLE_XET=1 here.
 Requests without `Authorization: Bearer <token>` get 401; a commit to a missing repository gets 404.
+The token belongs to the user `user` ("iris"): a repository created by bare name lands in that namespace.
 """
 
 import base64
@@ -37,7 +38,7 @@ REPO_ROUTE = re.compile(
 
 
 @dataclass
-class HubRepo:
+class StoredRepo:
     """One repository as the stand-in holds it: visibility, files and commit summaries."""
 
     private: bool
@@ -49,9 +50,10 @@ class HubRepo:
 class HubServer(ThreadedServer):
     """The Hub's push endpoints over in-memory repositories, keyed by (type, id)."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, user: str = "iris") -> None:
         self.token = token
-        self.repos: dict[tuple[str, str], HubRepo] = {}
+        self.user = user
+        self.repos: dict[tuple[str, str], StoredRepo] = {}
         self.paths: list[str] = []
         self.uploads: dict[str, int] = {}  # sha256 → size of each object PUT through LFS
         self._lock = threading.Lock()
@@ -94,16 +96,16 @@ class HubServer(ThreadedServer):
 
     def _create(self, payload: dict[str, Any]) -> tuple[int, Any]:
         repo_type = payload.get("type") or "model"
-        repo_id = (
-            f"{payload['organization']}/{payload['name']}" if payload.get("organization") else payload["name"]
-        )
+        repo_id = f"{payload.get('organization') or self.user}/{payload['name']}"
         with self._lock:
             if (repo_type, repo_id) in self.repos:
                 return 409, {
                     "error": f"You already created this {repo_type} repo",
                     "url": self.repo_url(repo_type, repo_id),
                 }
-            self.repos[repo_type, repo_id] = HubRepo(private=payload.get("visibility", "public") == "private")
+            self.repos[repo_type, repo_id] = StoredRepo(
+                private=payload.get("visibility", "public") == "private"
+            )
         return 200, {"url": self.repo_url(repo_type, repo_id)}
 
     def _lfs_batch(self, payload: dict[str, Any]) -> tuple[int, Any]:
@@ -145,7 +147,7 @@ class HubServer(ThreadedServer):
             return 400, {"errors": [{"message": "metadata must be a mapping"}], "warnings": []}
         return 200, {"errors": [], "warnings": []}
 
-    def _commit(self, key: tuple[str, str], repo: HubRepo, body: bytes) -> tuple[int, Any]:
+    def _commit(self, key: tuple[str, str], repo: StoredRepo, body: bytes) -> tuple[int, Any]:
         lines = [json.loads(line) for line in body.splitlines() if line.strip()]
         if not lines or lines[0].get("key") != "header":
             return 400, {"error": "the first line of a commit must be its header"}

@@ -12,7 +12,7 @@ from zenml.client import Client
 from tests.support.hub_server import HubServer, client_for_stand_in
 from tests.support.zenml_store import isolated_zenml
 from tools.publish import push_command
-from tools.registry import MODEL_NAME, get_version, models
+from tools.registry import MODEL_NAME, get_version
 
 TOKEN = "hf_write_token"
 STAGES = {"sft": {"steps": 5, "first_loss": 3.93, "last_loss": 3.51, "eval_loss": 3.39}}
@@ -55,8 +55,7 @@ def trained_version(model_dir: Path) -> int:
 
 
 def push(*args: str) -> tuple[int, str]:
-    models.add_command(push_command)
-    result = CliRunner().invoke(models, ["push", *args])
+    result = CliRunner().invoke(push_command, list(args))
     return result.exit_code, result.output
 
 
@@ -72,7 +71,7 @@ def test_a_version_goes_up_with_its_card_and_the_push_is_recorded(hub: HubServer
     assert code == 0, output
     repo = hub.repos["model", "iris/llm-twin"]
     assert sorted(repo.files) == ["README.md", "config.json", "model.safetensors"]
-    assert repo.private and repo.commits == [f"{MODEL_NAME} version {number}"]
+    assert repo.private and repo.commits == [f"LLM Twin version {number}"]
     card = repo.files["README.md"].decode()
     assert yaml.safe_load(card.split("---")[1])["tags"] == ["llm-twin", "trl", "sft"]
     assert "| judge_score | 1.3800 |" in card and "| rouge_l | 0.1100 |" in card

@@ -49,6 +49,8 @@ class ChatMessageIn(BaseModel):
 
 
 class StreamOptions(BaseModel):
+    """OpenAI's `stream_options`: `include_usage` ends a stream with a chunk carrying the token usage."""
+
     model_config = ConfigDict(extra="ignore")
 
     include_usage: bool = False

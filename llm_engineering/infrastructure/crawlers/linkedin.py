@@ -10,7 +10,12 @@ import re
 from typing import Self
 from urllib.parse import urlsplit
 
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import (
+    InvalidSessionIdException,
+    NoSuchWindowException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
@@ -58,6 +63,8 @@ class _NewDocumentLoaded:
     def __call__(self, driver: WebDriver) -> bool:
         try:
             return bool(driver.execute_script(NEW_DOCUMENT_JS))
+        except (InvalidSessionIdException, NoSuchWindowException):
+            raise  # the browser or its window is gone: no point waiting
         except WebDriverException as error:
             self.last_error = error
             return False

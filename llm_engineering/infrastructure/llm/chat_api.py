@@ -25,6 +25,11 @@ class HttpChatOptions(BaseModel):
     json_mode_supported: bool = Field(
         True, description="Whether the server accepts response_format={'type': 'json_object'}."
     )
+    stream_usage_supported: bool = Field(
+        True,
+        description="Whether the server accepts stream_options={'include_usage': true}, which ends a stream "
+        "with its token counts; without it, streamed chunks are counted as completion tokens.",
+    )
     prompt_price_per_1k: float = Field(0.0, ge=0, description="USD per 1,000 prompt tokens.")
     completion_price_per_1k: float = Field(0.0, ge=0, description="USD per 1,000 completion tokens.")
 

@@ -111,6 +111,7 @@ class TransformersChatModel:
             )
             prompt_tokens = int(inputs["input_ids"].shape[1])
             counted = self._completion(output[0, prompt_tokens:], prompt_tokens)
+            # The text is what the client was streamed, unstripped, so pieces and answer agree.
             return counted.model_copy(update={"text": text})
 
     def _prompts(self, batch: Sequence[Conversation]) -> list[str]:
@@ -172,5 +173,5 @@ class TransformersChatModel:
     def _completion(self, tokens: Any, prompt_tokens: int) -> Completion:
         stops = stop_token_ids(self._model, self._tokenizer)
         return decode_completion(
-            self._tokenizer, tokens, stops, model=self.model_id, prompt_tokens=prompt_tokens
+            self._tokenizer, tokens, stops, model_id=self.model_id, prompt_tokens=prompt_tokens
         )

@@ -37,7 +37,7 @@ def stop_token_ids(model: Any, tokenizer: Any) -> set[int]:
 
 
 def decode_completion(
-    tokenizer: Any, tokens: Any, stops: set[int], *, model: str, prompt_tokens: int
+    tokenizer: Any, tokens: Any, stops: set[int], *, model_id: str, prompt_tokens: int
 ) -> Completion:
     """The answer in one row of generated ids; it ends at, and its token count includes, the first stop."""
     ids = tokens.tolist()
@@ -46,7 +46,7 @@ def decode_completion(
     text = tokenizer.decode(ids[:end], skip_special_tokens=True).strip()
     completion_tokens = len(ids) if end is None else end + 1
     return Completion(
-        text=text, model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        text=text, model=model_id, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
     )
 
 

@@ -43,6 +43,7 @@ class OpenAICompatibleChatModel:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._options = options
+        self._warned_no_usage = False
 
     def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
         """One completion per conversation, in order; raises LLMError when any one finally fails."""
@@ -61,15 +62,16 @@ class OpenAICompatibleChatModel:
     ) -> Generator[str, None, Completion]:
         """The answer's text pieces as the server sends them (`stream: true`, Server-Sent Events), then the
         Completion with the token counts of the server's closing usage chunk (`stream_options.include_usage`).
-        A server that sends no usage gets its content chunks counted as completion tokens, and 0 prompt
-        tokens, with a warning.
+        Without usage (the server ignores the option, or `stream_usage_supported` is off) the content chunks
+        are counted as completion tokens and the prompt as 0 tokens, with a warning once per model.
 
         Not retried: pieces already handed out cannot be taken back. Raises LLMError on a refusal, a
         broken stream or an error event.
         """
         body = {"model": self.model_id, **chat_body(conversation, config, self._options.json_mode_supported)}
         body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
+        if self._options.stream_usage_supported:
+            body["stream_options"] = {"include_usage": True}
         try:
             with (
                 httpx.Client(
@@ -106,9 +108,9 @@ class OpenAICompatibleChatModel:
 
     def _streamed(self, pieces: list[str], usage: dict[str, Any] | None) -> Completion:
         if usage is None:
-            logger.warning(
-                "{} sent no usage in its stream; counting its {} chunks as tokens", self._server, len(pieces)
-            )
+            if not self._warned_no_usage:
+                logger.warning("{} sends no usage in its streams; counting chunks as tokens", self._server)
+                self._warned_no_usage = True
             usage = {"prompt_tokens": 0, "completion_tokens": len(pieces)}
         return Completion(
             text="".join(pieces),

@@ -209,6 +209,14 @@ def test_a_stream_without_usage_counts_its_chunks() -> None:
     assert (completion.prompt_tokens, completion.completion_tokens) == (0, len(pieces))
 
 
+def test_usage_is_not_asked_of_a_server_that_refuses_stream_options() -> None:
+    with ChatServer(lambda body, attempt: Reply(content="Rivers.", usage=(12, 6))) as server:
+        options = HttpChatOptions(timeout_s=5, stream_usage_supported=False)
+        model = OpenAICompatibleChatModel(server.base_url, "m", None, options)
+        _, completion = drain(model.stream(ask("Why rivers?")[0], GREEDY))
+    assert "stream_options" not in server.bodies[0] and completion.completion_tokens == 1
+
+
 def test_a_refused_stream_says_why() -> None:
     with ChatServer(lambda body, attempt: Reply(status=401)) as server:
         with pytest.raises(LLMError, match="OPENAI_API_KEY"):

@@ -1,7 +1,7 @@
 from zenml import pipeline
 from zenml.client import Client
 
-from llm_engineering.application.evaluating import EvaluationConfig
+from llm_engineering.application.evaluation_setup import EvaluationConfig
 from steps.evaluating import evaluate_models, promote_if_better
 
 

@@ -1,14 +1,14 @@
 """The evaluation use case: answer the test split, judge and score each model, measure retrieval, decide."""
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
-from typing import Literal, NamedTuple
 
 from loguru import logger
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from llm_engineering.application.evaluation_setup import EvaluationConfig, TextMetrics
 from llm_engineering.application.generation import generate_parsed
 from llm_engineering.application.judging import judge_answers, judge_pairwise
 from llm_engineering.application.ports import ChatModel, Embedder, VectorIndex
@@ -18,60 +18,9 @@ from llm_engineering.domain import evaluation as ev
 from llm_engineering.domain.dataset_answers import parse_instruction
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.features import EMBEDDED_COLLECTIONS
-from llm_engineering.domain.generation import GenerationConfig, UsageTotals
+from llm_engineering.domain.generation import UsageTotals
 
 CANDIDATE, PRODUCTION, BASE = "candidate", "production", "base"
-TextMetric = Callable[[Sequence[str], Sequence[str]], float]
-"""A reference-overlap metric: (predictions, references) -> a score from 0 to 1."""
-
-
-class TextMetrics(NamedTuple):
-    """The reference-overlap metrics, implemented in infrastructure and passed in."""
-
-    rouge_l: TextMetric
-    bleu: TextMetric
-
-
-class EvaluationConfig(BaseModel):
-    """Every tunable of the evaluating pipeline."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_samples: int | None = Field(None, gt=0, description="Evaluate at most this many test samples.")
-    batch_size: int = Field(8, gt=0, description="Conversations per generation call.")
-    max_retries: int = Field(2, ge=0, description="Re-asks of a judge or writer whose answer did not parse.")
-    generation: GenerationConfig = Field(
-        GenerationConfig(max_new_tokens=128, temperature=0.0),
-        description="How the evaluated models answer; greedy, so that two runs compare.",
-    )
-    judge_generation: GenerationConfig = Field(
-        GenerationConfig(max_new_tokens=128, temperature=0.0, json_mode=True),
-        description="How the judge scores one answer.",
-    )
-    pairwise_generation: GenerationConfig = Field(
-        GenerationConfig(max_new_tokens=16, temperature=0.0),
-        description="How the judge picks between two answers.",
-    )
-    question_generation: GenerationConfig = Field(
-        GenerationConfig(max_new_tokens=40, temperature=0.7, seed=42),
-        description="How retrieval questions are written from chunks.",
-    )
-    tolerance: float = Field(
-        0.02, ge=0, description="Largest absolute ROUGE-L or BLEU drop a promotion allows."
-    )
-    seed: int = Field(42, description="Seed of the pairwise answer order and of the chunks sampled.")
-    retrieval_k: int = Field(5, gt=0, description="Results per query that hit@k and MRR look at.")
-    retrieval_queries: int = Field(20, ge=0, description="Chunks to write a retrieval question for; 0 skips.")
-    judge_mode: Literal["generate", "choice"] = Field(
-        "generate",
-        description="generate: the judge writes its scores; choice: each score is the expected value of the "
-        "judge's probabilities for 1, 2 and 3 (for judges too small to follow a format; needs a backend "
-        "that exposes them: local, or an OpenAI-compatible server with logprobs).",
-    )
-    judge_prompt: str = Field("judge_answer_v1", description="Template asking for accuracy and style.")
-    choice_prompt: str = Field("judge_choice_v1", description="Template asking one criterion as a digit.")
-    pairwise_prompt: str = Field("judge_pairwise_v1", description="Template asking which answer is better.")
-    question_prompt: str = Field("instruction_v2", description="Template asking for a question on a chunk.")
 
 
 @dataclass(frozen=True)

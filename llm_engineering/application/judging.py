@@ -2,11 +2,12 @@
 
 import random
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from loguru import logger
 from pydantic import BaseModel, Field
 
+from llm_engineering.application.evaluation_setup import EvaluationConfig
 from llm_engineering.application.generation import generate_parsed
 from llm_engineering.application.ports import ChatModel, ChoiceScorer
 from llm_engineering.application.prompting import render_conversation
@@ -20,9 +21,6 @@ from llm_engineering.domain.judgement import (
     judgement_from_choices,
     parse_judgement,
 )
-
-if TYPE_CHECKING:  # evaluating imports this module at run time
-    from llm_engineering.application.evaluating import EvaluationConfig
 
 
 class JudgeResults(BaseModel):
@@ -55,7 +53,7 @@ def judge_answers(
     instructions: Sequence[str],
     answers: Sequence[str],
     references: Sequence[str],
-    config: "EvaluationConfig",
+    config: EvaluationConfig,
 ) -> JudgeResults:
     """Accuracy and style of each answer; only unreadable judgements are asked again, and those that stay
     unreadable are reported in `failures`."""
@@ -93,7 +91,7 @@ def judge_answers_by_choice(
     instructions: Sequence[str],
     answers: Sequence[str],
     references: Sequence[str],
-    config: "EvaluationConfig",
+    config: EvaluationConfig,
 ) -> JudgeResults:
     """Each criterion asked as a digit; its score is the expected value of the judge's probabilities."""
     triples = list(zip(instructions, answers, references, strict=True))
@@ -121,7 +119,7 @@ def judge_pairwise(
     instructions: Sequence[str],
     references: Sequence[str],
     contenders: tuple[Sequence[str], Sequence[str]],
-    config: "EvaluationConfig",
+    config: EvaluationConfig,
 ) -> PairwiseResults:
     """Which of (candidate answer, other answer) the judge prefers per sample, each pair shown in a seeded
     random order so that a judge's taste for the first or second position cancels out."""

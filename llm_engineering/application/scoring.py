@@ -1,11 +1,11 @@
 """Each evaluated model's answers to the test split, its scores, and the per-sample rows a report keeps."""
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from loguru import logger
 from pydantic import BaseModel, Field
 
+from llm_engineering.application.evaluation_setup import EvaluationConfig, TextMetrics
 from llm_engineering.application.judging import JudgeResults, PairwiseResults
 from llm_engineering.application.ports import ChatModel
 from llm_engineering.domain.evaluation import ModelScores
@@ -13,9 +13,6 @@ from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.generation import TWIN_SYSTEM_PROMPT, ChatMessage
 from llm_engineering.domain.judgement import Judgement
 from llm_engineering.domain.pairwise import PairwiseOutcome
-
-if TYPE_CHECKING:  # evaluating imports this module at run time
-    from llm_engineering.application.evaluating import EvaluationConfig, TextMetrics
 
 
 class SampleRow(BaseModel):
@@ -29,7 +26,7 @@ class SampleRow(BaseModel):
     pairwise: PairwiseOutcome | None = Field(None, description="Who won against production, if compared.")
 
 
-def answer_questions(model: ChatModel, instructions: Sequence[str], config: "EvaluationConfig") -> list[str]:
+def answer_questions(model: ChatModel, instructions: Sequence[str], config: EvaluationConfig) -> list[str]:
     """The model's answer to each instruction, asked as the twin is served: under its system prompt."""
     system = ChatMessage(role="system", content=TWIN_SYSTEM_PROMPT)
     answers: list[str] = []
@@ -50,7 +47,7 @@ def score_model(
     *,
     judged: JudgeResults,
     win_rate: float | None,
-    metrics: "TextMetrics",
+    metrics: TextMetrics,
 ) -> ModelScores:
     """Judge means over the judged answers, reference overlap and length over all answers."""
     if not judged.judgements:

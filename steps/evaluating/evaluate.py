@@ -9,6 +9,7 @@ from zenml.integrations.huggingface.materializers.huggingface_datasets_materiali
 from zenml.types import HTMLString
 
 from llm_engineering.application import evaluating
+from llm_engineering.application.evaluation_setup import EvaluationConfig, TextMetrics
 from llm_engineering.domain.exceptions import RegistryError
 from llm_engineering.infrastructure.container import (
     get_chat_model,
@@ -30,7 +31,7 @@ def local_model(model_dir: Path, label: str) -> TransformersChatModel:
 
 @step(enable_cache=False, output_materializers={"evaluation_results": HFDatasetMaterializer})
 def evaluate_models(
-    config: evaluating.EvaluationConfig, instruct_datasets: DatasetDict
+    config: EvaluationConfig, instruct_datasets: DatasetDict
 ) -> tuple[
     Annotated[evaluating.EvaluationReport, "evaluation_report"],
     Annotated[Dataset, "evaluation_results"],
@@ -56,7 +57,7 @@ def evaluate_models(
     )
     test = instruct_datasets["test"]
     samples = list(zip(test["instruction"], test["output"], strict=True))
-    metrics = evaluating.TextMetrics(rouge_l=rouge_l, bleu=bleu)
+    metrics = TextMetrics(rouge_l=rouge_l, bleu=bleu)
     report = evaluating.evaluate_models(contestants, samples, metrics, config)
     report = report.model_copy(update={"retrieval": retrieval_metrics(config)})
 
@@ -84,7 +85,7 @@ def evaluate_models(
     return report, rows, HTMLString(summary)
 
 
-def retrieval_metrics(config: evaluating.EvaluationConfig) -> dict[str, float]:
+def retrieval_metrics(config: EvaluationConfig) -> dict[str, float]:
     """hit@k and MRR of questions the judge model writes from chunks of the feature store (none asked: {})."""
     if config.retrieval_queries == 0:
         return {}

@@ -6,13 +6,12 @@ import pytest
 
 from llm_engineering.application.evaluating import (
     Contestants,
-    EvaluationConfig,
-    TextMetrics,
     evaluate_models,
     evaluate_retrieval,
     generate_retrieval_questions,
     sample_chunks,
 )
+from llm_engineering.application.evaluation_setup import EvaluationConfig, TextMetrics
 from llm_engineering.application.judging import judge_answers, judge_pairwise
 from llm_engineering.application.ports import VectorPoint
 from llm_engineering.application.scoring import answer_questions

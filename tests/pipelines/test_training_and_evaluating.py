@@ -16,7 +16,7 @@ from zenml.integrations.huggingface.materializers.huggingface_datasets_materiali
     HFDatasetMaterializer,
 )
 
-from llm_engineering.application.evaluating import EvaluationConfig
+from llm_engineering.application.evaluation_setup import EvaluationConfig
 from llm_engineering.domain.generation import GenerationConfig
 from llm_engineering.domain.training import StageSettings, TrainingConfig
 from llm_engineering.infrastructure.container import get_settings

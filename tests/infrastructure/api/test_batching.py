@@ -43,29 +43,27 @@ def test_requests_waiting_together_are_answered_in_one_batch_in_order() -> None:
     batcher.close()
 
 
-def test_max_batch_splits_a_crowd() -> None:
+def batches_behind_a_blocker(configs: Sequence[GenerationConfig], max_batch: int) -> list[int]:
+    """The batch sizes the model saw when requests with `configs` queued up behind one it was holding."""
     model = GatedModel()
-    batcher = DynamicBatcher(model, max_batch=2, max_wait_s=0.05, max_queue=16)
+    batcher = DynamicBatcher(model, max_batch=max_batch, max_wait_s=0.05, max_queue=16)
     blocker = batcher.submit(ask("first"), GREEDY)
     time.sleep(0.1)
-    futures = [batcher.submit(ask(f"q{n}"), GREEDY) for n in range(5)]
+    futures = [batcher.submit(ask(f"q{n}"), config) for n, config in enumerate(configs)]
     model.gate.set()
     [f.result(timeout=5) for f in [blocker, *futures]]
-    assert model.batches == [1, 2, 2, 1]
     batcher.close()
+    return model.batches
+
+
+def test_max_batch_splits_a_crowd() -> None:
+    assert batches_behind_a_blocker([GREEDY] * 5, max_batch=2) == [1, 2, 2, 1]
 
 
 def test_different_generation_settings_never_share_a_batch() -> None:
-    model = GatedModel()
-    batcher = DynamicBatcher(model, max_batch=8, max_wait_s=0.05, max_queue=16)
-    blocker = batcher.submit(ask("first"), GREEDY)
-    time.sleep(0.1)
     longer = GREEDY.model_copy(update={"max_new_tokens": 64})
-    futures = [batcher.submit(ask(f"q{n}"), GREEDY if n % 2 else longer) for n in range(4)]
-    model.gate.set()
-    [f.result(timeout=5) for f in [blocker, *futures]]
-    assert sorted(model.batches) == [1, 2, 2]
-    batcher.close()
+    configs = [GREEDY if n % 2 else longer for n in range(4)]
+    assert sorted(batches_behind_a_blocker(configs, max_batch=8)) == [1, 2, 2]
 
 
 def test_a_full_queue_refuses_instead_of_growing() -> None:

@@ -185,10 +185,10 @@ def main() -> None:
     requests = args.requests or (16 if args.quick else 48)
     load_requests = args.load_requests or (100 if args.quick else 400)
     if args.model_dir is None:
-        from llm_engineering.infrastructure.llm import DEFAULT_MODEL_FOLDER
+        from llm_engineering.infrastructure.llm import default_model_dir
         from llm_engineering.infrastructure.llm.local import ensure_local_model
 
-        model_dir = ensure_local_model(Settings().data_dir / "models" / DEFAULT_MODEL_FOLDER)
+        model_dir = ensure_local_model(default_model_dir(Settings()))
     else:
         model_dir = args.model_dir
 

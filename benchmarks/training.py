@@ -43,6 +43,7 @@ def run_case(method: str, packing: bool, steps: int) -> dict[str, float]:
     from datasets import Dataset, DatasetDict
 
     from llm_engineering.domain.training import StageSettings, TrainingConfig
+    from llm_engineering.infrastructure.llm import default_model_dir
     from llm_engineering.infrastructure.settings import Settings
     from llm_engineering.infrastructure.training.trl_training import train
 
@@ -52,7 +53,7 @@ def run_case(method: str, packing: bool, steps: int) -> dict[str, float]:
         learning_rate=1e-4, max_steps=steps, per_device_batch_size=4, gradient_accumulation_steps=1
     )
     config = TrainingConfig(method=method, stages=["sft"], packing=packing, max_length=256, sft=stage)
-    default_base = Settings().data_dir / "models" / "smollm2-135m-instruct"
+    default_base = default_model_dir(Settings())
     with tempfile.TemporaryDirectory(prefix="twin-train-bench-") as folder:
         result = train(config, data, None, Path(folder), default_base_dir=default_base)
     summary = result.stages["sft"]

@@ -11,7 +11,7 @@ def evaluating(config: EvaluationConfig = EvaluationConfig()) -> None:  # noqa: 
 
     Steps: evaluate_models (answers, LLM judge, ROUGE-L, BLEU, retrieval hit@k and MRR) → promote_if_better.
     """
-    report, _, _ = evaluate_models(
+    report, _, _, candidate_version = evaluate_models(
         config=config, instruct_datasets=Client().get_artifact_version("instruct_datasets")
     )
-    promote_if_better(evaluation_report=report)
+    promote_if_better(evaluation_report=report, candidate_version=candidate_version)

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from llm_engineering.domain.exceptions import RegistryError
-from llm_engineering.domain.generation import TWIN_SYSTEM_PROMPT
 from llm_engineering.infrastructure.hub import HubPublisher, HubRepo, PublishedCommit
 from llm_engineering.infrastructure.training.model_card import ModelCard, publish_model
 from tools.registry import METRIC_KEYS, MODEL_NAME, get_version, model_dir_of
@@ -35,11 +34,17 @@ def push_version(
             f"(logged model_dir: {model_dir}); push from the machine that trained it, or train again."
         )
     logged: dict[str, Any] = dict(target.run_metadata)
+    if "method" not in logged or "stages" not in logged:
+        raise RegistryError(
+            f"{MODEL_NAME} version {target.number} has no logged training method and stages, so its card "
+            "cannot say how it was made; push a version the training pipeline registered."
+        )
+    prompt = logged.get("system_prompt")  # logged by training runs since pushes exist
     card = ModelCard(
         version=str(target.number),
-        method=str(logged.get("method", "lora")),
-        stages=logged.get("stages") or {},
-        system_prompt=str(logged.get("system_prompt", TWIN_SYSTEM_PROMPT)),
+        method=str(logged["method"]),
+        stages=logged["stages"],
+        system_prompt=None if prompt is None else str(prompt),
         metrics={key: logged[key] for key in METRIC_KEYS if key in logged},
     )
     published = publish_model(publisher, Path(model_dir), HubRepo(repo_id, "model", private), card)

@@ -15,6 +15,7 @@ from loguru import logger
 
 from llm_engineering.domain.exceptions import RegistryError
 from llm_engineering.domain.training import TWIN_MODEL_NAME
+from tools.reporting import reported
 
 if TYPE_CHECKING:
     from zenml.metadata.metadata_types import MetadataType
@@ -179,10 +180,8 @@ def list_command() -> None:
 )
 def promote_command(version: str, stage: str, reason: str) -> None:
     """Move VERSION (number or name) to a stage; the version holding that stage loses it."""
-    try:
+    with reported():
         promote(version, stage, reason)
-    except RegistryError as error:
-        raise click.ClickException(str(error)) from error
     click.echo(f"{MODEL_NAME} version {version} is now in {stage}.")
 
 
@@ -190,8 +189,6 @@ def promote_command(version: str, stage: str, reason: str) -> None:
 @click.option("--reason", default="rolled back from the command line", show_default=True, help="Why.")
 def rollback_command(reason: str) -> None:
     """Put the version that production replaced back into production."""
-    try:
+    with reported():
         restored = rollback(reason)
-    except RegistryError as error:
-        raise click.ClickException(str(error)) from error
     click.echo(f"{MODEL_NAME} version {restored.number} ({restored.name}) is in production again.")

@@ -124,6 +124,18 @@ def _search_all(index: VectorIndex, vector: Sequence[float], k: int) -> list[str
     return [str(point.payload["chunk_id"]) for point in sorted(points, key=lambda p: -p.score)[:k]]
 
 
+def measure_retrieval(
+    index: VectorIndex, embedder: Embedder, writer: ChatModel, config: EvaluationConfig
+) -> dict[str, float]:
+    """hit@k and MRR of questions `writer` writes from chunks sampled from the feature store; {} when
+    `retrieval_queries` is 0."""
+    if config.retrieval_queries == 0:
+        return {}
+    chunks = sample_chunks(index, config.retrieval_queries, config.seed)
+    questions = generate_retrieval_questions(writer, chunks, config)
+    return evaluate_retrieval(index, embedder, questions, config.retrieval_k)
+
+
 def evaluate_retrieval(
     index: VectorIndex, embedder: Embedder, questions: Sequence[tuple[str, str]], k: int
 ) -> dict[str, float]:

@@ -106,6 +106,10 @@ class TrainingConfig(BaseModel):
         TWIN_SYSTEM_PROMPT, description="System message of every training conversation, as served."
     )
 
+    def stage_settings(self, stage: Stage) -> "StageSettings":
+        """The settings of one stage: `sft` or `dpo`."""
+        return self.sft if stage == "sft" else self.dpo
+
     @field_validator("stages")
     @classmethod
     def _stages_in_order(cls, stages: list[Stage]) -> list[Stage]:

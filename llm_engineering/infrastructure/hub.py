@@ -16,8 +16,6 @@ from pydantic import SecretStr
 
 from llm_engineering.domain.exceptions import TwinError
 
-DEFAULT_ENDPOINT = "https://huggingface.co"
-
 
 class HubError(TwinError):
     """The Hub refused or could not take a push; nothing in the local stores changed."""
@@ -45,7 +43,7 @@ class PublishedCommit:
 class HubPublisher:
     """Uploads a local folder as one commit to a repository on the Hub at `endpoint`."""
 
-    def __init__(self, token: SecretStr | None, endpoint: str = DEFAULT_ENDPOINT) -> None:
+    def __init__(self, token: SecretStr | None, endpoint: str) -> None:
         self.token = token
         self.endpoint = endpoint.rstrip("/")
 

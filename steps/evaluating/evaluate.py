@@ -17,6 +17,7 @@ from llm_engineering.infrastructure.container import (
     get_settings,
     get_vector_index,
 )
+from llm_engineering.infrastructure.llm import default_model_dir
 from llm_engineering.infrastructure.llm.local import TransformersChatModel, ensure_local_model
 from llm_engineering.infrastructure.metrics import bleu, comparison_plot, rouge_l
 from llm_engineering.infrastructure.plots import html_page
@@ -36,8 +37,10 @@ def evaluate_models(
     Annotated[evaluating.EvaluationReport, "evaluation_report"],
     Annotated[Dataset, "evaluation_results"],
     Annotated[HTMLString, "evaluation_summary"],
+    Annotated[int, "candidate_version"],
 ]:
-    """Answer the test split with the newest, the production and the base model; judge, score, compare."""
+    """Answer the test split with the newest, the production and the base model; judge, score, compare.
+    Returns, with the results, the number of the version it evaluated: the one promotion may move."""
     candidate = registry.latest_version()
     candidate_dir = registry.model_dir_of(candidate)
     if candidate_dir is None:
@@ -48,7 +51,7 @@ def evaluate_models(
     production_dir = (
         registry.model_dir_of(production) if production and production.id != candidate.id else None
     )
-    base_dir = ensure_local_model(get_settings().data_dir / "models" / "smollm2-135m-instruct")
+    base_dir = ensure_local_model(default_model_dir(get_settings()))
     contestants = evaluating.Contestants(
         candidate=local_model(candidate_dir, f"candidate v{candidate.number}"),
         judge=get_chat_model(),
@@ -59,13 +62,14 @@ def evaluate_models(
     samples = list(zip(test["instruction"], test["output"], strict=True))
     metrics = TextMetrics(rouge_l=rouge_l, bleu=bleu)
     report = evaluating.evaluate_models(contestants, samples, metrics, config)
-    report = report.model_copy(update={"retrieval": retrieval_metrics(config)})
+    retrieval = evaluating.measure_retrieval(get_vector_index(), get_embedder(), get_chat_model(), config)
+    report = report.model_copy(update={"retrieval": retrieval})
 
     scores = {s.model: s.model_dump() for s in report.scores}
     log_metadata(
         metadata={"scores": scores, "retrieval": report.retrieval, "decision": report.decision.reason}
     )
-    candidate_scores = report.scores[0]
+    [candidate_scores] = [s for s in report.scores if s.model == evaluating.CANDIDATE]
     log_metadata(
         metadata={
             "judge_score": candidate_scores.judge_score,
@@ -82,14 +86,4 @@ def evaluate_models(
         for s in report.scores
     ]
     summary = html_page(f"Evaluation: {report.decision.reason}", [comparison_plot(report.scores)], table)
-    return report, rows, HTMLString(summary)
-
-
-def retrieval_metrics(config: EvaluationConfig) -> dict[str, float]:
-    """hit@k and MRR of questions the judge model writes from chunks of the feature store (none asked: {})."""
-    if config.retrieval_queries == 0:
-        return {}
-    index = get_vector_index()
-    chunks = evaluating.sample_chunks(index, config.retrieval_queries, config.seed)
-    questions = evaluating.generate_retrieval_questions(get_chat_model(), chunks, config)
-    return evaluating.evaluate_retrieval(index, get_embedder(), questions, config.retrieval_k)
+    return report, rows, HTMLString(summary), candidate.number

@@ -7,6 +7,7 @@ from zenml.types import HTMLString
 from llm_engineering.domain.training import TrainingConfig, TrainingResult
 from llm_engineering.infrastructure.container import get_database, get_settings
 from llm_engineering.infrastructure.hf_datasets import with_feedback
+from llm_engineering.infrastructure.llm import default_model_dir
 from llm_engineering.infrastructure.monitoring import WarehouseMonitoring
 from llm_engineering.infrastructure.plots import html_page, loss_curve_png
 from llm_engineering.infrastructure.training.tracking import experiment_trackers
@@ -32,7 +33,7 @@ def train_model(
         instruct_datasets,
         with_feedback(preference_datasets, feedback) if "dpo" in config.stages else None,
         settings.data_dir.resolve() / "models" / "twin" / run_name,
-        default_base_dir=settings.data_dir / "models" / "smollm2-135m-instruct",
+        default_base_dir=default_model_dir(settings),
         report_to=experiment_trackers(settings),
     )
     metadata = {

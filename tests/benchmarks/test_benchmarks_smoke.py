@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.infrastructure.llm import DEFAULT_MODEL_FOLDER
+from llm_engineering.infrastructure.llm import default_model_dir
 from llm_engineering.infrastructure.llm.local import is_model_dir
 from llm_engineering.infrastructure.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCAL_MODEL = Settings().data_dir / "models" / DEFAULT_MODEL_FOLDER
+LOCAL_MODEL = default_model_dir(Settings())
 
 
 def figures(script: str, *args: str) -> dict[str, float]:

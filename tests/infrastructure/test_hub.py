@@ -134,7 +134,7 @@ def test_without_a_token_nothing_is_sent(hub: HubServer, model_folder: Path) -> 
 def test_offline_mode_asks_for_hf_hub_offline_0(model_folder: Path) -> None:
     assert huggingface_hub.constants.is_offline_mode()  # as the tests (and the project's commands) run
     with pytest.raises(HubError, match="run the command with HF_HUB_OFFLINE=0"):
-        HubPublisher(SecretStr(TOKEN)).publish_folder(model_folder, MODEL, "v1")
+        HubPublisher(SecretStr(TOKEN), "https://huggingface.co").publish_folder(model_folder, MODEL, "v1")
 
 
 def test_an_unreachable_hub_is_a_clear_error(online: None, model_folder: Path) -> None:

@@ -87,7 +87,6 @@ def test_a_trained_version_is_evaluated_promoted_and_not_replaced_by_an_equal_on
 
         evaluating.with_options(enable_cache=False)(config=QUICK)
         assert registry.production_version().number == first.number
-        assert first.number == registry.get_version(first.number).number
         assert registry.get_version(first.number).run_metadata["judge_score"] == 2.0
 
         with HubServer(token="hf_w") as hub:  # the second run also pushes its merged model

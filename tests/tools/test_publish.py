@@ -36,8 +36,8 @@ def hub(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Iterator[HubServer]:
         client.delete_model(MODEL_NAME)
 
 
-def trained_version(model_dir: Path) -> int:
-    """A version as training leaves it, with evaluation metrics on it."""
+def trained_version(model_dir: Path, *without: str) -> int:
+    """A version as training leaves it, with evaluation metrics on it (minus the `without` keys)."""
     client = Client()
     if not client.list_models(name=MODEL_NAME).total:
         client.create_model(MODEL_NAME)
@@ -50,7 +50,8 @@ def trained_version(model_dir: Path) -> int:
         "judge_score": 1.38,
         "rouge_l": 0.11,
     }
-    log_metadata(metadata=metadata, model_version_id=version.id)  # type: ignore[arg-type]
+    kept = {key: value for key, value in metadata.items() if key not in without}
+    log_metadata(metadata=kept, model_version_id=version.id)  # type: ignore[arg-type]
     return version.number
 
 
@@ -92,6 +93,18 @@ def test_a_version_whose_model_is_gone_is_refused_before_anything_is_sent(
 
     assert code == 1
     assert f"version {number} has no merged model on this machine" in output
+    assert hub.paths == []
+
+
+def test_a_version_training_did_not_describe_is_refused_before_anything_is_sent(
+    hub: HubServer, tmp_path: Path
+) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    number = trained_version(tmp_path, "method", "stages")
+
+    code, output = push(str(number), "--repo-id", "iris/llm-twin")
+
+    assert code == 1 and "has no logged training method and stages" in output
     assert hub.paths == []
 
 

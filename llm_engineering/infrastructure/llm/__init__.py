@@ -1,5 +1,7 @@
 """Chat model backends: a local transformers model, OpenAI-compatible servers and SageMaker endpoints."""
 
+from pathlib import Path
+
 from llm_engineering.application.ports import ChatModel
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.infrastructure.llm.chat_api import HttpChatOptions
@@ -8,6 +10,11 @@ from llm_engineering.infrastructure.settings import Settings
 DEFAULT_MODEL_FOLDER = "smollm2-135m-instruct"
 # USD per 1,000 prompt and completion tokens at OpenAI's list prices (July 2024); other models cost 0.
 KNOWN_PRICES_PER_1K = {"gpt-4o-mini": (0.00015, 0.0006)}
+
+
+def default_model_dir(settings: Settings) -> Path:
+    """Where the bundled SmolLM2-135M-Instruct is converted to (once) and loaded from."""
+    return settings.data_dir / "models" / DEFAULT_MODEL_FOLDER
 
 
 def build_chat_model(settings: Settings) -> ChatModel:
@@ -31,7 +38,7 @@ def _local(settings: Settings) -> ChatModel:
 
     model_dir = settings.llm_model_dir
     if model_dir is None:
-        model_dir = ensure_local_model(settings.data_dir / "models" / DEFAULT_MODEL_FOLDER)
+        model_dir = ensure_local_model(default_model_dir(settings))
     elif not is_model_dir(model_dir):
         raise TwinError(
             f"LLM_MODEL_DIR={model_dir} holds no saved model (config.json, tokenizer, *.safetensors); "

@@ -44,6 +44,6 @@ def _check_splits(stage: Stage, config: TrainingConfig, splits: DatasetDict) -> 
     # Checked before any model is loaded, so a bad dataset fails in a second rather than a minute.
     if "train" not in splits or len(splits["train"]) == 0:
         raise TwinError(f"The {stage} train split is empty; generate the dataset first.")
-    patience = (config.sft if stage == "sft" else config.dpo).early_stopping_patience
+    patience = config.stage_settings(stage).early_stopping_patience
     if patience is not None and eval_split(splits) is None:
         raise TwinError(f"early_stopping_patience needs a non-empty {stage} test split to evaluate on.")

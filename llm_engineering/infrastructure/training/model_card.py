@@ -20,13 +20,14 @@ class ModelCard:
     """What the card says about one registered version of the twin.
 
     `stages` maps a stage name to its summary (steps, first_loss, last_loss, eval_loss…), as the training
-    step logs it; `metrics` holds what the evaluation logged on the version (judge_score, rouge_l, bleu).
+    step logs it; `metrics` holds what the evaluation logged on the version (judge_score, rouge_l, bleu);
+    `system_prompt` is None for a version whose run did not log it, and the card then names none.
     """
 
     version: str
     method: str
     stages: Mapping[str, Mapping[str, Any]]
-    system_prompt: str
+    system_prompt: str | None
     metrics: Mapping[str, Any] = field(default_factory=dict)
 
     def render(self, repo_id: str) -> str:
@@ -53,17 +54,17 @@ class ModelCard:
         if self.metrics:
             lines += ["", "## Evaluation", "", "| metric | value |", "|---|---|"]
             lines += [f"| {name} | {_number(value)} |" for name, value in self.metrics.items()]
-        lines += [
-            "",
-            "## Use",
-            "",
+        use = (
             "Load it with `transformers` (`AutoModelForCausalLM.from_pretrained`) and prompt it through its "
-            "chat template with the system message it was trained with:",
-            "",
-            *(f"> {line}" if line else ">" for line in self.system_prompt.splitlines()),
-            "",
-        ]
-        return "\n".join(lines)
+            "chat template"
+        )
+        lines += ["", "## Use", ""]
+        if self.system_prompt is None:
+            lines.append(f"{use}.")
+        else:
+            quoted = [f"> {line}" if line else ">" for line in self.system_prompt.splitlines()]
+            lines += [f"{use} with the system message it was trained with:", "", *quoted]
+        return "\n".join([*lines, ""])
 
 
 def publish_model(

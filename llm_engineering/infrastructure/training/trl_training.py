@@ -13,7 +13,6 @@ from loguru import logger
 from llm_engineering.domain.training import (
     LossPoint,
     Stage,
-    StageSettings,
     StageSummary,
     TrainingConfig,
     TrainingResult,
@@ -91,7 +90,7 @@ def train(
 def _arguments(stage: Stage, run: _Run, evaluates: bool) -> dict[str, Any]:
     """TrainingArguments shared by both stages, from that stage's settings."""
     config = run.config
-    settings: StageSettings = config.sft if stage == "sft" else config.dpo
+    settings = config.stage_settings(stage)
     stopping = settings.early_stopping_patience is not None
     return {
         "output_dir": str(run.output_dir / f"checkpoints-{stage}"),
@@ -131,7 +130,7 @@ def _trainer(stage: Stage, run: _Run, model: Any, splits: DatasetDict, peft_conf
     evaluation = eval_split(splits)
     config = run.config
     arguments = _arguments(stage, run, evaluation is not None)
-    patience = (config.sft if stage == "sft" else config.dpo).early_stopping_patience
+    patience = config.stage_settings(stage).early_stopping_patience
     common = {
         "model": model,
         "train_dataset": splits["train"],

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 from datasets import Dataset, DatasetDict
-from pydantic import ValidationError
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import SFTConfig, SFTTrainer
@@ -256,15 +255,6 @@ def test_packing_keeps_samples_apart(base_dir: Path, tmp_path: Path) -> None:
             assert len(next(iter(trainer.get_eval_dataloader()))["input_ids"]) == 1  # all four in one row
         losses[packing] = trainer.evaluate()["eval_loss"]
     assert losses[True] == pytest.approx(losses[False], rel=1e-4)
-
-
-@pytest.mark.parametrize(
-    ("stages", "message"),
-    [([], "empty"), (["sft", "sft"], "repeats"), (["dpo", "sft"], "out of order")],
-)
-def test_stages_must_be_listed_once_in_order(stages: list[str], message: str) -> None:
-    with pytest.raises(ValidationError, match=message):
-        TrainingConfig.model_validate({"stages": stages})
 
 
 def test_the_dpo_prompt_is_a_token_prefix_of_prompt_and_answer(base_dir: Path) -> None:

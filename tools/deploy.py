@@ -98,6 +98,12 @@ def deploy() -> None:
     """Serve the production twin on a SageMaker endpoint (TGI), autoscale it, or delete it."""
 
 
+def default_of(field: str) -> str:
+    """`[default: …]` for option help, read from DeployConfig so the two cannot disagree."""
+    value = DeployConfig.model_fields[field].default
+    return f"[default: {value:g}]" if isinstance(value, float) else f"[default: {value}]"
+
+
 @deploy.command("create")
 @click.option(
     "--model-dir",
@@ -105,7 +111,7 @@ def deploy() -> None:
     default=None,
     help="Merged Hugging Face model folder; default: the registry's production version.",
 )
-@click.option("--instance-type", default=None, help="SageMaker instance type [default: ml.g5.xlarge].")
+@click.option("--instance-type", default=None, help=f"SageMaker instance type {default_of('instance_type')}.")
 @click.option("--no-wait", is_flag=True, help="Return once SageMaker accepted the request.")
 def create_command(model_dir: Path | None, instance_type: str | None, no_wait: bool) -> None:
     """Package, upload and serve the model; an existing endpoint is switched to it in place."""
@@ -141,10 +147,17 @@ def delete_command() -> None:
 
 
 @deploy.command("autoscale")
-@click.option("--min", "min_capacity", type=int, default=None, help="Fewest instances [default: 1].")
-@click.option("--max", "max_capacity", type=int, default=None, help="Most instances [default: 2].")
 @click.option(
-    "--target", type=float, default=None, help="Invocations per instance per minute to aim for [default: 30]."
+    "--min", "min_capacity", type=int, default=None, help=f"Fewest instances {default_of('min_capacity')}."
+)
+@click.option(
+    "--max", "max_capacity", type=int, default=None, help=f"Most instances {default_of('max_capacity')}."
+)
+@click.option(
+    "--target",
+    type=float,
+    default=None,
+    help=f"Invocations per instance per minute to aim for {default_of('target_invocations_per_instance')}.",
 )
 @click.option("--off", is_flag=True, help="Detach autoscaling (needed before changing the instance type).")
 def autoscale_command(

@@ -11,9 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from llm_engineering.domain.documents import DataCategory
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.fences import fence_closes, fence_opening
-from llm_engineering.domain.segmentation import sentence_spans
-
-Span = tuple[int, int]
+from llm_engineering.domain.segmentation import Span, sentence_spans
 
 
 class DatasetType(StrEnum):

@@ -167,8 +167,8 @@ def deploy_endpoint(
         client.create_model(**requests["model"])
         client.create_endpoint_config(**requests["endpoint_config"])
         (client.update_endpoint if current else client.create_endpoint)(**target)
-    logger.info(f"{'Updating' if current else 'Creating'} endpoint {name} with {config_name}")
     status = "Updating" if current else "Creating"
+    logger.info(f"{status} endpoint {name} with {config_name}")
     if wait:
         status = wait_in_service(client, config, config_name)
     return Deployment(name, config_name, config_name, updated=current is not None, status=status)

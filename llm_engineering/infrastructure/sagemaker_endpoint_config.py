@@ -3,11 +3,7 @@
 from typing import TYPE_CHECKING, Any
 
 from llm_engineering.domain.exceptions import TwinError
-from llm_engineering.infrastructure.sagemaker_training import (
-    DLC_ACCOUNT,
-    DLC_ACCOUNTS_BY_REGION,
-    DLC_DEFAULT_ACCOUNT_REGIONS,
-)
+from llm_engineering.infrastructure.sagemaker_training import dlc_account
 
 if TYPE_CHECKING:  # sagemaker_deploy imports this module at run time
     from llm_engineering.infrastructure.sagemaker_deploy import DeployConfig, ModelRelease
@@ -20,11 +16,12 @@ MODEL_MOUNT = "/opt/ml/model"
 
 def tgi_image(region: str, tag: str = TGI_IMAGE_TAG) -> str:
     """The Hugging Face TGI inference DLC in `region`'s registry."""
-    account = DLC_ACCOUNTS_BY_REGION.get(region) or (
-        DLC_ACCOUNT if region in DLC_DEFAULT_ACCOUNT_REGIONS else None
-    )
+    account = dlc_account(region)
     if account is None:
-        raise TwinError(f"No known TGI image registry for region {region!r}; set image_uri in the config.")
+        raise TwinError(
+            f"No known TGI image registry for region {region!r}; set AWS_REGION to a region with Hugging "
+            "Face Deep Learning Containers (e.g. eu-central-1), or set image_uri in DeployConfig."
+        )
     return f"{account}.dkr.ecr.{region}.amazonaws.com/huggingface-pytorch-tgi-inference:{tag}"
 
 

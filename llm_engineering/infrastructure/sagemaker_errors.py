@@ -24,7 +24,10 @@ def aws_errors(action: str, hint: str) -> Iterator[None]:
     except ClientError as error:
         raise failure(action, error, hint) from error
     except BotoCoreError as error:
-        raise TwinError(f"{action}: AWS could not be called ({error}); check the credentials.") from error
+        raise TwinError(
+            f"{action}: AWS could not be called ({error}); check AWS_ACCESS_KEY and AWS_SECRET_KEY (or "
+            "boto's credential chain), AWS_REGION and the network."
+        ) from error
 
 
 def describe_if_present(describe: Callable[[], dict[str, Any]], action: str) -> dict[str, Any] | None:

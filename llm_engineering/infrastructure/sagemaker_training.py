@@ -81,11 +81,16 @@ class SageMakerTrainingSpec(BaseModel):
     program: str = Field("tools/train_entrypoint.py", description="Script to run, relative to the tarball.")
 
 
-def default_training_image(region: str) -> str:
-    """The pinned Hugging Face PyTorch training DLC in `region`'s registry."""
-    account = DLC_ACCOUNTS_BY_REGION.get(region) or (
+def dlc_account(region: str) -> str | None:
+    """The AWS account of the Deep Learning Containers registry in `region`; None where none is known."""
+    return DLC_ACCOUNTS_BY_REGION.get(region) or (
         DLC_ACCOUNT if region in DLC_DEFAULT_ACCOUNT_REGIONS else None
     )
+
+
+def default_training_image(region: str) -> str:
+    """The pinned Hugging Face PyTorch training DLC in `region`'s registry."""
+    account = dlc_account(region)
     if account is None:
         raise TwinError(
             f"No known Hugging Face training image registry for region {region!r}; set image_uri to a "

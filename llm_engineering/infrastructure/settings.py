@@ -112,8 +112,12 @@ class Settings(BaseSettings):
     aws_region: str = Field("eu-central-1", description="Region of the SageMaker stack.")
     aws_access_key: SecretStr | None = Field(None, description="AWS access key id.")
     aws_secret_key: SecretStr | None = Field(None, description="AWS secret access key.")
-    aws_arn_role: str | None = Field(None, description="IAM role SageMaker jobs run as.")
-    aws_s3_bucket: str | None = Field(None, description="S3 bucket of the artifact store.")
+    aws_arn_role: str | None = Field(
+        None, description="IAM role SageMaker training jobs and the inference endpoint run as."
+    )
+    aws_s3_bucket: str | None = Field(
+        None, description="S3 bucket of the artifact store and of the deployed model archives."
+    )
     aws_ecr_repository: str | None = Field(None, description="ECR repository URI of the project's image.")
     docker_image: str = Field("llm-twin:latest", description="Image the remote steps run in.")
 

@@ -38,9 +38,14 @@ class PreparedAnswer(BaseModel):
 
 
 class ReviewedAnswer(BaseModel):
+    """An answer after the output guardrails: the text to send and what each check did."""
+
     text: str
     verdicts: list[GuardrailVerdict]
-    blocked: bool
+
+    @property
+    def blocked(self) -> bool:
+        return any(verdict.blocked for verdict in self.verdicts)
 
 
 def fit_context(chunks: list[RetrievedChunk], max_chars: int) -> list[RetrievedChunk]:
@@ -56,6 +61,7 @@ def fit_context(chunks: list[RetrievedChunk], max_chars: int) -> list[RetrievedC
 
 
 def sources_of(chunks: list[RetrievedChunk]) -> list[Source]:
+    """The numbered, linked sources the prompt cites, in the prompt's order."""
     return [
         Source(
             n=n,
@@ -97,4 +103,4 @@ def review(answer: str, config: AnswerConfig) -> ReviewedAnswer:
     verdicts = gr.check_output(answer, TWIN_SYSTEM_PROMPT, config.guardrails)
     blocked = any(v.blocked for v in verdicts)
     text = gr.blocked_message(verdicts) if blocked else answer.strip()
-    return ReviewedAnswer(text=text, verdicts=verdicts, blocked=blocked)
+    return ReviewedAnswer(text=text, verdicts=verdicts)

@@ -97,6 +97,15 @@ class Trace(BaseModel):
     guardrails: list[GuardrailVerdict] = Field(default_factory=list)
     timings_s: dict[str, float] = Field(default_factory=dict, description="Seconds per pipeline stage.")
 
+    def usage(self) -> dict[str, int]:
+        """Token usage as OpenAI and Opik spell it."""
+        total = self.prompt_tokens + self.completion_tokens
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": total,
+        }
+
 
 class Feedback(BaseModel):
     """A user's verdict on one answer, optionally with the text they would have wanted."""

@@ -50,7 +50,7 @@ def find_author(question: str, authors: Mapping[str, str]) -> str | None:
 
 
 def find_platform(question: str, platforms: Iterable[str]) -> str | None:
-    """The platform the question restricts to ("on Medium", "from her LinkedIn posts"), among those stored."""
+    """The platform the question restricts to ("on Medium", "from her LinkedIn posts"), among `platforms`."""
     lowered = question.lower()
     found = {
         platform

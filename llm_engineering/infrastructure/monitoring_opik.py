@@ -76,7 +76,7 @@ def trace_to_opik(trace: Trace, project: str) -> dict[str, Any]:
             "timings_s": trace.timings_s,
             "total_latency_s": trace.total_latency_s,
             "time_to_first_token_s": trace.time_to_first_token_s,
-            "usage": _usage(trace),
+            "usage": trace.usage(),
         },
         "tags": tags,
     }
@@ -116,20 +116,11 @@ def spans_to_opik(trace: Trace, project: str) -> list[dict[str, Any]]:
             "end_time": iso(stop),
         }
         if stage == GENERATION and called_model:
-            span |= {"type": "llm", "model": trace.model_id, "usage": _usage(trace)}
+            span |= {"type": "llm", "model": trace.model_id, "usage": trace.usage()}
             span |= {"input": {"query": trace.query}, "output": {"answer": trace.answer}}
         spans.append(span)
         start = stop
     return spans
-
-
-def _usage(trace: Trace) -> dict[str, int]:
-    total = trace.prompt_tokens + trace.completion_tokens
-    return {
-        "prompt_tokens": trace.prompt_tokens,
-        "completion_tokens": trace.completion_tokens,
-        "total_tokens": total,
-    }
 
 
 class OpikTraceSink:

@@ -40,9 +40,11 @@ class ServiceLimits(BaseModel):
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    """A request the service refuses: its HTTP status and a detail that says what to change."""
+
+    def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
-        self.status, self.detail, self.headers = status, detail, headers or {}
+        self.status, self.detail = status, detail
 
 
 def create_app(build: Callable[[], TwinParts], limits: ServiceLimits | None = None) -> FastAPI:
@@ -182,7 +184,7 @@ def _run_checks(checks: dict[str, Callable[[], None]]) -> dict[str, str]:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse({"detail": error.detail}, status_code=error.status, headers=error.headers)
+        return JSONResponse({"detail": error.detail}, status_code=error.status)
 
     @app.exception_handler(ServiceBusyError)
     async def busy(request: Request, error: ServiceBusyError) -> JSONResponse:

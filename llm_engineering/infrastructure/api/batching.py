@@ -82,9 +82,7 @@ class DynamicBatcher:
         while len(gathered) + 1 < self.max_batch:
             remaining = deadline - time.monotonic()
             try:
-                item = (
-                    self._queue.get(timeout=max(remaining, 0)) if remaining > 0 else self._queue.get_nowait()
-                )
+                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
             except queue.Empty:
                 break
             gathered.append(item)

@@ -15,7 +15,6 @@ from llm_engineering.domain.exceptions import (
     WarehouseUnavailableError,
 )
 from llm_engineering.domain.generation import Completion
-from llm_engineering.domain.inference import Trace
 from llm_engineering.infrastructure.api import schemas as s
 from llm_engineering.infrastructure.api.batching import ServiceBusyError
 from llm_engineering.infrastructure.api.service import Answered, TwinService
@@ -110,7 +109,7 @@ async def openai_chunks(
             elif kind == "done":
                 yield chunk({}, "stop")
                 if usage_chunk:
-                    yield chunk(None, None, _usage(value.trace))
+                    yield chunk(None, None, value.trace.usage())
     except Exception as error:  # the stream has started: the error can only travel in it
         yield f"data: {json.dumps({'error': {'message': public_message(error)}})}\n\n"
     yield "data: [DONE]\n\n"
@@ -126,16 +125,8 @@ def openai_completion(done: Answered, model: str) -> dict[str, Any]:
         "choices": [
             {"index": 0, "message": {"role": "assistant", "content": trace.answer}, "finish_reason": "stop"}
         ],
-        "usage": _usage(trace),
+        "usage": trace.usage(),
         "sources": [source.model_dump() for source in done.prepared.sources],
-    }
-
-
-def _usage(trace: Trace) -> dict[str, int]:
-    return {
-        "prompt_tokens": trace.prompt_tokens,
-        "completion_tokens": trace.completion_tokens,
-        "total_tokens": trace.prompt_tokens + trace.completion_tokens,
     }
 
 

@@ -4,16 +4,14 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
-from loguru import logger
-
 from llm_engineering.application import answering
 from llm_engineering.application.ports import ChatModel, FeedbackStore, StreamingChatModel, TraceSink
 from llm_engineering.application.retrieval import Retriever
-from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.generation import Completion, GenerationConfig
 from llm_engineering.domain.inference import Trace
 from llm_engineering.infrastructure.api.batching import DynamicBatcher
 from llm_engineering.infrastructure.api.metrics import ServiceMetrics
+from llm_engineering.infrastructure.monitoring import FanOutSink, TraceDeliveryError
 
 
 @dataclass
@@ -35,8 +33,9 @@ class TwinParts:
 
 @dataclass
 class Answered:
+    """A finished request: what was prepared for the model, and the trace with the answer and verdicts."""
+
     prepared: answering.PreparedAnswer
-    reviewed: answering.ReviewedAnswer | None
     trace: Trace
 
 
@@ -45,6 +44,7 @@ class TwinService:
 
     def __init__(self, parts: TwinParts, metrics: ServiceMetrics) -> None:
         self.parts, self.metrics = parts, metrics
+        self.sinks = FanOutSink([parts.monitoring, *parts.extra_sinks])  # the warehouse first
         self.batcher = DynamicBatcher(parts.model, parts.max_batch, parts.max_wait_s, parts.max_queue)
         metrics.queue.set_function(lambda: self.batcher.waiting)  # read at each scrape, never stale
 
@@ -111,13 +111,13 @@ class TwinService:
         trace.prompt_tokens, trace.completion_tokens = completion.prompt_tokens, completion.completion_tokens
         trace.total_latency_s = time.perf_counter() - started
         self.record(trace)
-        return Answered(prepared, reviewed, trace)
+        return Answered(prepared, trace)
 
     def refused(self, prepared: answering.PreparedAnswer, trace: Trace, started: float) -> Answered:
         trace.status, trace.answer = "blocked", prepared.refusal or ""
         trace.total_latency_s = time.perf_counter() - started
         self.record(trace)
-        return Answered(prepared, None, trace)
+        return Answered(prepared, trace)
 
     def new_trace(self, endpoint: str) -> Trace:
         return Trace(
@@ -136,9 +136,7 @@ class TwinService:
         self.metrics.tokens.labels("out").inc(trace.completion_tokens)
         if trace.time_to_first_token_s is not None:
             self.metrics.ttft.observe(trace.time_to_first_token_s)
-        for sink in [self.parts.monitoring, *self.parts.extra_sinks]:
-            try:
-                sink.record(trace)
-            except TwinError as error:
-                self.metrics.trace_failures.inc()
-                logger.warning("Trace {} not recorded by {}: {}", trace.id, type(sink).__name__, error)
+        try:
+            self.sinks.record(trace)  # logs each failing sink
+        except TraceDeliveryError as error:
+            self.metrics.trace_failures.inc(len(error.failures))

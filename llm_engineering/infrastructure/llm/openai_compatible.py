@@ -47,10 +47,7 @@ class OpenAICompatibleChatModel:
 
     def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
         """One completion per conversation, in order; raises LLMError when any one finally fails."""
-        limits = httpx.Limits(max_connections=self._options.concurrency)
-        with httpx.Client(
-            base_url=self.base_url, headers=self._headers, timeout=self._options.timeout_s, limits=limits
-        ) as client:
+        with self._client() as client:
             return map_in_order(
                 lambda conversation: self._complete(client, conversation, config),
                 conversations,
@@ -74,9 +71,7 @@ class OpenAICompatibleChatModel:
             body["stream_options"] = {"include_usage": True}
         try:
             with (
-                httpx.Client(
-                    base_url=self.base_url, headers=self._headers, timeout=self._options.timeout_s
-                ) as client,
+                self._client() as client,
                 client.stream("POST", "/chat/completions", json=body) as response,
             ):
                 if response.status_code >= 400:
@@ -125,9 +120,7 @@ class OpenAICompatibleChatModel:
         """Per conversation, one-token completions with `top_logprobs`; the choices' probabilities among the
         server's most likely first tokens, renormalised. Raises LLMError when the server returns no
         log-probabilities or none of its likely tokens is a choice."""
-        with httpx.Client(
-            base_url=self.base_url, headers=self._headers, timeout=self._options.timeout_s
-        ) as client:
+        with self._client() as client:
             return map_in_order(
                 lambda conversation: self._choose(client, conversation, choices),
                 conversations,
@@ -168,6 +161,16 @@ class OpenAICompatibleChatModel:
         body = {"model": self.model_id, **chat_body(conversation, config, self._options.json_mode_supported)}
         answer = self._post_with_retries(client, body)
         return parse_chat_completion(answer, self.model_id, self._options, self._server)
+
+    def _client(self) -> httpx.Client:
+        """A client for this server: its base URL, the API key, the timeout, and at most `concurrency`
+        connections (the most requests `map_in_order` has in flight)."""
+        return httpx.Client(
+            base_url=self.base_url,
+            headers=self._headers,
+            timeout=self._options.timeout_s,
+            limits=httpx.Limits(max_connections=self._options.concurrency),
+        )
 
     @property
     def _headers(self) -> dict[str, str]:

@@ -2,14 +2,20 @@
 
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from llm_engineering.domain.exceptions import FeatureStoreUnavailableError, WarehouseUnavailableError
+from llm_engineering.domain.exceptions import (
+    FeatureStoreUnavailableError,
+    TwinError,
+    WarehouseUnavailableError,
+)
 from llm_engineering.domain.generation import TWIN_SYSTEM_PROMPT, ChatMessage, GenerationConfig
+from llm_engineering.domain.inference import Trace
 from llm_engineering.infrastructure.api.app import ServiceLimits
 from llm_engineering.infrastructure.api.service import TwinParts
 from llm_engineering.infrastructure.llm.chat_api import HttpChatOptions
@@ -28,9 +34,9 @@ def parts(tmp_path: Path) -> TwinParts:
 
 
 @pytest.fixture
-def url(parts: TwinParts) -> str:
+def url(parts: TwinParts) -> Iterator[str]:
     with running(lambda: parts) as base:
-        yield base  # type: ignore[misc]
+        yield base
 
 
 def sse_events(text: str) -> list[tuple[str, object]]:
@@ -213,6 +219,23 @@ def test_health_ready_and_metrics(url: str) -> None:
     assert 'twin_requests_total{endpoint="/rag",status="200"} 1.0' in metrics
     assert "twin_time_to_first_token_seconds_count 1.0" in metrics
     assert 'twin_guardrail_verdicts_total{action="passed",name="prompt_injection"}' in metrics
+
+
+class FailingSink:
+    """A monitoring sink that is down, as an unreachable Opik would be."""
+
+    def record(self, trace: Trace) -> None:
+        raise TwinError("Opik at http://127.0.0.1:1 refused the trace")
+
+
+def test_a_failing_trace_sink_is_counted_and_never_costs_the_answer(tmp_path: Path) -> None:
+    parts = fake_parts(tmp_path, extra_sinks=[FailingSink()])
+    with running(lambda: parts) as url:
+        response = httpx.post(f"{url}/rag", json={"query": QUESTION}, timeout=10)
+        metrics = httpx.get(f"{url}/metrics", timeout=5).text
+    assert response.status_code == 200
+    assert parts.monitoring.get_trace(response.json()["answer_id"]) is not None  # the warehouse still has it
+    assert "twin_trace_failures_total 1.0" in metrics
 
 
 def test_a_store_that_is_down_gives_503_and_the_service_recovers(tmp_path: Path) -> None:

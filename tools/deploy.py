@@ -1,7 +1,8 @@
 """Serve the production twin on a SageMaker real-time endpoint (Hugging Face TGI), scale it, delete it.
 
 The endpoint name comes from SAGEMAKER_ENDPOINT_NAME (default `llm-twin`), so the `sagemaker`
-LLM backend calls what `deploy create` made. boto3 and ZenML are imported inside the commands.
+LLM backend calls what `deploy create` made. boto3 and ZenML are imported inside the commands,
+and every boto3 client comes from `aws_client`.
 """
 
 import re
@@ -12,40 +13,22 @@ from typing import Any
 import click
 
 from llm_engineering.domain.exceptions import TwinError
-from llm_engineering.infrastructure.container import get_settings
-from llm_engineering.infrastructure.sagemaker_deploy import (
-    DeployConfig,
-    ModelRelease,
+from llm_engineering.domain.registry import TWIN_MODEL_NAME
+from llm_engineering.infrastructure.aws.autoscaling import attach_autoscaling, detach_autoscaling
+from llm_engineering.infrastructure.aws.clients import aws_client
+from llm_engineering.infrastructure.aws.deletion import delete_endpoint
+from llm_engineering.infrastructure.aws.deploy import (
     deploy_endpoint,
     model_key,
     package_model,
     release_version,
     upload_model,
 )
-from llm_engineering.infrastructure.sagemaker_deploy_autoscaling import (
-    attach_autoscaling,
-    delete_endpoint,
-    detach_autoscaling,
-)
-from llm_engineering.infrastructure.sagemaker_training import ROLE_ARN
+from llm_engineering.infrastructure.aws.endpoint_config import DeployConfig, ModelRelease
+from llm_engineering.infrastructure.aws.training import ROLE_ARN
+from llm_engineering.infrastructure.container import get_settings
 from llm_engineering.infrastructure.settings import Settings
 from tools.reporting import reported
-
-
-def aws_client(settings: Settings, service: str) -> Any:
-    """A boto3 client in AWS_REGION, with AWS_ACCESS_KEY/AWS_SECRET_KEY or else boto's credential chain."""
-    import boto3
-
-    key, secret = settings.aws_access_key, settings.aws_secret_key
-    if (key is None) != (secret is None):
-        raise TwinError("Set both AWS_ACCESS_KEY and AWS_SECRET_KEY, or neither (boto's own chain then).")
-    keys = {}
-    if key is not None and secret is not None:
-        keys = {
-            "aws_access_key_id": key.get_secret_value(),
-            "aws_secret_access_key": secret.get_secret_value(),
-        }
-    return boto3.client(service, region_name=settings.aws_region, **keys)
 
 
 def required_aws_settings(settings: Settings) -> tuple[str, str]:
@@ -75,22 +58,18 @@ def deploy_config(settings: Settings, overrides: dict[str, Any]) -> DeployConfig
         raise TwinError(f"Invalid deployment settings: {error}") from error
 
 
-def production_model_dir() -> Path:
-    """The merged model folder of the registry's production version of the twin."""
-    from tools import registry
+def served_model_dir() -> Path:
+    """The folder of the model the serving policy picks (SERVICE_MODEL_DIR, else production); deploying
+    the LLM_BACKEND fallback makes no sense, so without either it is an error that says what to do."""
+    from llm_engineering.infrastructure.container.models import served_model
 
-    version = registry.production_version()
-    if version is None:
+    served = served_model()
+    if served.model_dir is None:
         raise TwinError(
-            f"No version of {registry.MODEL_NAME} is in production: run `poe run-evaluation-pipeline` (it "
+            f"No version of {TWIN_MODEL_NAME} is in production: run `poe run-evaluation-pipeline` (it "
             "promotes a better model) or `poe promote-model VERSION --stage production`, or pass --model-dir."
         )
-    model_dir = registry.model_dir_of(version)
-    if model_dir is None:
-        raise TwinError(
-            f"Version {version.number} of {registry.MODEL_NAME} has no logged model_dir; pass --model-dir."
-        )
-    return model_dir
+    return served.model_dir
 
 
 @click.group("deploy")
@@ -119,7 +98,7 @@ def create_command(model_dir: Path | None, instance_type: str | None, no_wait: b
     with reported():
         role, bucket = required_aws_settings(settings)
         config = deploy_config(settings, {"instance_type": instance_type})
-        folder = model_dir or production_model_dir()
+        folder = model_dir or served_model_dir()
         version = release_version()
         with tempfile.TemporaryDirectory(prefix="twin-deploy-") as scratch:
             archive = package_model(folder, Path(scratch) / "model.tar.gz")

@@ -45,14 +45,11 @@ def missing_aws_settings(settings: Settings) -> list[str]:
 
 
 def credential_references(settings: Settings) -> tuple[str | None, str | None]:
-    """References into the `settings` secret, so no key sits in plain text; None means boto's own chain."""
-    key_set, secret_set = settings.aws_access_key is not None, settings.aws_secret_key is not None
-    if key_set != secret_set:
-        raise click.UsageError(
-            f"Set both {env_name('aws_access_key')} and {env_name('aws_secret_key')}, or neither "
-            "(then the default AWS credential chain is used)."
-        )
-    if not key_set:
+    """References into the `settings` secret, so no key sits in plain text; None means boto's own chain.
+
+    Settings already refused one key without the other, so the access key alone tells which case applies.
+    """
+    if settings.aws_access_key is None:
         return None, None
     return (f"{{{{{SETTINGS_SECRET}.aws_access_key}}}}", f"{{{{{SETTINGS_SECRET}.aws_secret_key}}}}")
 

@@ -5,9 +5,9 @@ the per-pipeline configs, not here.
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDERS = {"changeme", "change-me", "changethis", "your-key-here", "xxx", "todo"}
@@ -16,7 +16,10 @@ PLACEHOLDERS = {"changeme", "change-me", "changethis", "your-key-here", "xxx", "
 class Settings(BaseSettings):
     """Where LLM Twin keeps its data and how it reaches outside services."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # hide_input_in_errors: a validation error would otherwise print every value read, secrets included.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Field(Path("data"), description="Folder of the embedded stores and built samples.")
 
@@ -85,8 +88,13 @@ class Settings(BaseSettings):
     )
     service_model_dir: Path | None = Field(
         None,
-        description="Model the service answers with; unset: the registry's production version, else the "
-        "LLM_BACKEND model.",
+        description="Model folder the twin answers with, whatever the registry holds; unset: the registry's "
+        "production version.",
+    )
+    serving_fallback: Literal["backend", "error"] = Field(
+        "backend",
+        description="While no version is in production: backend answers with the LLM_BACKEND model (logged), "
+        "error refuses to start the service.",
     )
     reranker_model_id: str | None = Field(
         None,
@@ -110,7 +118,9 @@ class Settings(BaseSettings):
 
     # Remote ZenML stack on AWS
     aws_region: str = Field("eu-central-1", description="Region of the SageMaker stack.")
-    aws_access_key: SecretStr | None = Field(None, description="AWS access key id.")
+    aws_access_key: SecretStr | None = Field(
+        None, description="AWS access key id; set with AWS_SECRET_KEY, or neither for boto's default chain."
+    )
     aws_secret_key: SecretStr | None = Field(None, description="AWS secret access key.")
     aws_arn_role: str | None = Field(
         None, description="IAM role SageMaker training jobs and the inference endpoint run as."
@@ -139,6 +149,25 @@ class Settings(BaseSettings):
         if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDERS:
             raise ValueError("is still a placeholder; set a real value or remove it from .env")
         return value
+
+    @field_validator("aws_access_key", "aws_secret_key", mode="before")
+    @classmethod
+    def blank_is_unset(cls, value: object) -> object:
+        """`AWS_ACCESS_KEY=` in .env means no key, as leaving the line out does."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def both_aws_keys_or_neither(self) -> Self:
+        """One key alone is a mistake; neither is a choice: boto's default credential chain then applies."""
+        if (self.aws_access_key is None) != (self.aws_secret_key is None):
+            given, missing = ("AWS_ACCESS_KEY", "AWS_SECRET_KEY")
+            if self.aws_access_key is None:
+                given, missing = missing, given
+            raise ValueError(
+                f"{given} is set but {missing} is not: set both AWS_ACCESS_KEY and AWS_SECRET_KEY, or "
+                "neither to use boto's default credential chain (AWS_PROFILE, ~/.aws, an instance role)."
+            )
+        return self
 
     @property
     def warehouse_dir(self) -> Path:

@@ -10,10 +10,11 @@ from botocore.stub import ANY, Stubber
 from click.testing import CliRunner, Result
 
 from llm_engineering.infrastructure.container import get_settings
+from llm_engineering.infrastructure.container import models as container_models
 from llm_engineering.infrastructure.settings import Settings
 from tests.support.aws import stubbed_client
+from tests.support.fakes import InMemoryRegistry
 from tools import deploy as deploy_module
-from tools import registry
 
 ROLE = "arn:aws:iam::123456789012:role/twin-sagemaker"
 ACCOUNT = "arn:aws:sagemaker:eu-central-1:123456789012"
@@ -114,7 +115,7 @@ def test_create_uploads_and_deploys_the_given_model(tmp_path: Path, stubs: dict[
 def test_create_without_a_production_model_says_how_to_get_one(
     monkeypatch: pytest.MonkeyPatch, stubs: dict[str, Stubber]
 ) -> None:
-    monkeypatch.setattr(registry, "production_version", lambda: None)
+    monkeypatch.setattr(container_models, "get_model_registry", InMemoryRegistry)
     result = invoke("create")
     assert result.exit_code == 1
     assert "No version of llm_twin is in production" in result.output
@@ -194,14 +195,3 @@ def test_autoscale_refuses_bounds_that_cross(stubs: dict[str, Stubber]) -> None:
     result = invoke("autoscale", "--min", "3", "--max", "2")
     assert result.exit_code == 1
     assert "min_capacity must not exceed max_capacity" in result.output
-
-
-def test_clients_use_the_region_and_refuse_half_set_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    client = deploy_module.aws_client(Settings(aws_region="eu-west-3"), "sagemaker")
-    assert client.meta.region_name == "eu-west-3"
-    keyed = deploy_module.aws_client(
-        Settings(aws_access_key="AKIAEXAMPLEKEY", aws_secret_key="example-secret"), "s3"
-    )
-    assert keyed._request_signer._credentials.access_key == "AKIAEXAMPLEKEY"
-    with pytest.raises(deploy_module.TwinError, match="Set both AWS_ACCESS_KEY and AWS_SECRET_KEY"):
-        deploy_module.aws_client(Settings(aws_access_key="AKIAEXAMPLEKEY"), "s3")

@@ -1,42 +1,27 @@
-"""Endpoint deployment, deletion and autoscaling, sent to real boto3 clients that Stubbers answer."""
+"""Packaging, uploading and deploying a release, sent to real boto3 clients that Stubbers answer."""
 
 import tarfile
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.stub import ANY, Stubber
-from pydantic import ValidationError
 
 from llm_engineering.domain.exceptions import TwinError
-from llm_engineering.infrastructure.sagemaker_deploy import (
-    DeployConfig,
+from llm_engineering.infrastructure.aws.deploy import (
     Deployment,
-    ModelRelease,
     deploy_endpoint,
     model_key,
     package_model,
     release_version,
     upload_model,
 )
-from llm_engineering.infrastructure.sagemaker_deploy_autoscaling import (
-    Deletion,
-    attach_autoscaling,
-    delete_endpoint,
-    detach_autoscaling,
-)
-from llm_engineering.infrastructure.sagemaker_endpoint_config import TGI_IMAGE_TAG, tgi_image
-from tests.support.aws import stubbed_client
+from llm_engineering.infrastructure.aws.endpoint_config import TGI_IMAGE_TAG, DeployConfig, ModelRelease
+from tests.support.aws import ACCOUNT, NEW, OLD, WHEN, endpoint, not_found, stubbed_client
 
 ROLE = "arn:aws:iam::123456789012:role/twin-sagemaker"
-ACCOUNT = "arn:aws:sagemaker:eu-central-1:123456789012"
 URL = "s3://twin-artifacts/deployments/llm-twin/20250301-142500/model.tar.gz"
 RELEASE = ModelRelease(model_data_url=URL, role_arn=ROLE, version="20250301-142500")
-NEW = "llm-twin-20250301-142500"
-OLD = "llm-twin-20250201-090000"
-WHEN = datetime(2025, 3, 1, 14, 25, tzinfo=UTC)
 TGI = f"763104351884.dkr.ecr.eu-central-1.amazonaws.com/huggingface-pytorch-tgi-inference:{TGI_IMAGE_TAG}"
 
 MODEL_REQUEST = {
@@ -67,36 +52,6 @@ CONFIG_REQUEST = {
         }
     ],
 }
-TARGET = {
-    "ServiceNamespace": "sagemaker",
-    "ResourceId": "endpoint/llm-twin/variant/AllTraffic",
-    "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-}
-
-
-@pytest.fixture
-def sagemaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber]]:
-    with stubbed_client("sagemaker", monkeypatch) as pair:
-        yield pair
-
-
-def endpoint(status: str, config_name: str = OLD, reason: str | None = None) -> dict[str, Any]:
-    """A describe_endpoint answer."""
-    described = {
-        "EndpointName": "llm-twin",
-        "EndpointArn": f"{ACCOUNT}:endpoint/llm-twin",
-        "EndpointConfigName": config_name,
-        "EndpointStatus": status,
-        "CreationTime": WHEN,
-        "LastModifiedTime": WHEN,
-    }
-    return described | ({"FailureReason": reason} if reason else {})
-
-
-def not_found(stubber: Stubber, operation: str, what: str, params: dict[str, str]) -> None:
-    """Queue the error SageMaker answers for a missing endpoint or config."""
-    message = f'Could not find {what} "{ACCOUNT}:{what.replace(" ", "-")}/llm-twin".'
-    stubber.add_client_error(operation, "ValidationException", message, 400, expected_params=params)
 
 
 def queue_creation(stubber: Stubber, last: str) -> None:
@@ -261,109 +216,3 @@ def test_refusals_become_twin_errors_saying_what_to_check(sagemaker: tuple[Any, 
     stubber.add_client_error("create_model", "ValidationException", "Could not access model data", 400)
     with pytest.raises(TwinError, match=f"Could not access model data. Check that {ROLE} trusts sagemaker"):
         deploy_endpoint(client, DeployConfig(), RELEASE, wait=False)
-
-
-def test_the_image_follows_the_region_unless_one_is_given() -> None:
-    assert tgi_image("eu-central-1") == TGI
-    assert tgi_image("af-south-1", "3").startswith("626614931356.dkr.ecr.af-south-1.amazonaws.com/")
-    assert tgi_image("us-east-1", "own-tag").endswith("huggingface-pytorch-tgi-inference:own-tag")
-    with pytest.raises(TwinError, match="set image_uri"):
-        tgi_image("mars-north-1")
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"max_input_tokens": 4096},  # not below max_total_tokens
-        {"max_batch_prefill_tokens": 1024},  # below max_input_tokens
-        {"min_capacity": 3},  # above max_capacity
-        {"endpoint_name": "llm_twin"},
-        {"endpoint_name": "t" * 48},  # no room left for the version suffix
-        {"instance_type": "g5.xlarge"},
-        {"health_check_timeout_s": 30},
-        {"instance_typo": "ml.g5.xlarge"},
-    ],
-)
-def test_inconsistent_configs_are_refused(change: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError):
-        DeployConfig(**change)
-
-
-def listing(kind: str, names: list[str]) -> dict[str, Any]:
-    """A list_models or list_endpoint_configs page."""
-    key, field = ("Models", "ModelName") if kind == "model" else ("EndpointConfigs", "EndpointConfigName")
-    arn = "ModelArn" if kind == "model" else "EndpointConfigArn"
-    return {key: [{field: name, arn: f"{ACCOUNT}:{kind}/{name}", "CreationTime": WHEN} for name in names]}
-
-
-def test_delete_removes_the_endpoint_its_config_models_and_older_versions(
-    sagemaker: tuple[Any, Stubber],
-) -> None:
-    client, stubber = sagemaker
-    stubber.add_response("describe_endpoint", endpoint("InService", NEW), {"EndpointName": "llm-twin"})
-    described = {
-        "EndpointConfigName": NEW,
-        "EndpointConfigArn": f"{ACCOUNT}:endpoint-config/{NEW}",
-        "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": NEW}],
-        "CreationTime": WHEN,
-    }
-    stubber.add_response("describe_endpoint_config", described, {"EndpointConfigName": NEW})
-    # A name search also finds another endpoint's versions; those stay.
-    configs = [NEW, OLD, "llm-twin-staging-20250301-142500"]
-    stubber.add_response(
-        "list_endpoint_configs", listing("endpoint-config", configs), {"NameContains": "llm-twin"}
-    )
-    models = [OLD, "llm-twin-staging-20250301-142500"]
-    stubber.add_response("list_models", listing("model", models), {"NameContains": "llm-twin"})
-    stubber.add_response("delete_endpoint", {}, {"EndpointName": "llm-twin"})
-    for name in (OLD, NEW):  # sorted, the oldest version first
-        stubber.add_response("delete_endpoint_config", {}, {"EndpointConfigName": name})
-    for name in (OLD, NEW):
-        stubber.add_response("delete_model", {}, {"ModelName": name})
-
-    assert delete_endpoint(client, "llm-twin") == Deletion("llm-twin", (OLD, NEW), (OLD, NEW))
-
-
-def test_deleting_a_missing_endpoint_removes_only_leftovers(sagemaker: tuple[Any, Stubber]) -> None:
-    client, stubber = sagemaker
-    for leftovers in ([OLD], []):
-        not_found(stubber, "describe_endpoint", "endpoint", {"EndpointName": "llm-twin"})
-        stubber.add_response(
-            "list_endpoint_configs", listing("endpoint-config", leftovers), {"NameContains": "llm-twin"}
-        )
-        stubber.add_response("list_models", listing("model", []), {"NameContains": "llm-twin"})
-        for name in leftovers:
-            stubber.add_response("delete_endpoint_config", {}, {"EndpointConfigName": name})
-
-        assert delete_endpoint(client, "llm-twin") == Deletion(None, tuple(leftovers), ())
-
-
-def test_autoscaling_registers_the_variant_and_tracks_invocations(monkeypatch: pytest.MonkeyPatch) -> None:
-    config = DeployConfig(min_capacity=1, max_capacity=4, target_invocations_per_instance=50.0)
-    policy = {
-        "PolicyName": "llm-twin-invocations-per-instance",
-        **TARGET,
-        "PolicyType": "TargetTrackingScaling",
-        "TargetTrackingScalingPolicyConfiguration": {
-            "TargetValue": 50.0,
-            "PredefinedMetricSpecification": {
-                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
-            },
-            "ScaleInCooldown": 300,
-            "ScaleOutCooldown": 60,
-        },
-    }
-    arn = "arn:aws:autoscaling:eu-central-1:123456789012:scalingPolicy:1:resource/sagemaker/x"
-    with stubbed_client("application-autoscaling", monkeypatch) as (client, stubber):
-        stubber.add_response("register_scalable_target", {}, {**TARGET, "MinCapacity": 1, "MaxCapacity": 4})
-        stubber.add_response("put_scaling_policy", {"PolicyARN": arn, "Alarms": []}, policy)
-        assert attach_autoscaling(client, config) == arn
-
-        stubber.add_response("deregister_scalable_target", {}, TARGET)
-        detach_autoscaling(client, "llm-twin")
-
-        stubber.add_client_error(
-            "register_scalable_target", "ValidationException", "Could not find endpoint llm-twin", 400
-        )
-        with pytest.raises(TwinError, match=r"Could not find endpoint llm-twin\. Deploy first"):
-            attach_autoscaling(client, config)

@@ -3,73 +3,28 @@
 SageMaker extracts the model archive into /opt/ml/model and TGI loads it from there (HF_MODEL_ID),
 so the merged model never goes through the Hub. Each deployment creates a model and an endpoint
 config named `<endpoint>-<version>`; an existing endpoint is switched to the new config in place.
-What the endpoint is built from lives in `sagemaker_endpoint_config`; scaling and deleting a deployed
-endpoint live in `sagemaker_deploy_autoscaling`.
+What the endpoint is built from (DeployConfig, ModelRelease, the requests) lives in `endpoint_config`;
+scaling a deployed endpoint lives in `autoscaling`, deleting it in `deletion`.
 """
 
 import tarfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from botocore.exceptions import WaiterError
 from loguru import logger
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llm_engineering.domain.exceptions import TwinError
-from llm_engineering.infrastructure.sagemaker_endpoint_config import TGI_IMAGE_TAG, endpoint_requests
-from llm_engineering.infrastructure.sagemaker_errors import aws_errors, describe_if_present
-
-NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
-VERSION_FORMAT = "%Y%m%d-%H%M%S"  # 15 characters; with the hyphen, endpoint names keep 47 of SageMaker's 63
-WAIT_POLL_S = 30
-
-
-class DeployConfig(BaseModel):
-    """Where and how the twin is served: instances, TGI image and limits, autoscaling."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    endpoint_name: str = Field("llm-twin", pattern=NAME, max_length=47, description="SageMaker endpoint.")
-    instance_type: str = Field("ml.g5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$", description="GPU.")
-    initial_instance_count: int = Field(1, ge=1, description="Instances the endpoint starts with.")
-    image_uri: str | None = Field(None, description="None: the TGI DLC tagged tgi_image_tag in the region.")
-    tgi_image_tag: str = Field(TGI_IMAGE_TAG, description="Tag of huggingface-pytorch-tgi-inference.")
-    max_input_tokens: int = Field(2048, gt=0, description="Longest prompt TGI accepts (MAX_INPUT_TOKENS).")
-    max_total_tokens: int = Field(4096, gt=0, description="Prompt plus completion limit (MAX_TOTAL_TOKENS).")
-    max_batch_prefill_tokens: int = Field(4096, gt=0, description="Tokens prefilled in one batch.")
-    num_gpus: int = Field(1, ge=1, description="GPUs TGI shards the model over (SM_NUM_GPUS).")
-    health_check_timeout_s: int = Field(900, ge=60, le=3600, description="Time for TGI to load the model.")
-    wait_timeout_s: int = Field(3600, ge=WAIT_POLL_S, description="How long to wait for InService.")
-    s3_prefix: str = Field("deployments", pattern=r"^[\w.-]+(/[\w.-]+)*$", description="S3 key prefix.")
-    min_capacity: int = Field(1, ge=1, description="Fewest instances autoscaling keeps.")
-    max_capacity: int = Field(2, ge=1, description="Most instances autoscaling starts.")
-    target_invocations_per_instance: float = Field(
-        30.0, gt=0, description="Requests per instance per minute that autoscaling aims for."
-    )
-    scale_in_cooldown_s: int = Field(300, ge=0, description="Wait after a scale-in before the next one.")
-    scale_out_cooldown_s: int = Field(60, ge=0, description="Wait after a scale-out before the next one.")
-
-    @model_validator(mode="after")
-    def check_limits(self) -> Self:
-        """TGI refuses to start with these inconsistent; fail here instead of after a 10-minute boot."""
-        if self.max_total_tokens <= self.max_input_tokens:
-            raise ValueError("max_total_tokens must be larger than max_input_tokens")
-        if self.max_batch_prefill_tokens < self.max_input_tokens:
-            raise ValueError("max_batch_prefill_tokens must be at least max_input_tokens")
-        if self.min_capacity > self.max_capacity:
-            raise ValueError("min_capacity must not exceed max_capacity")
-        return self
-
-
-@dataclass(frozen=True)
-class ModelRelease:
-    """What one deployment serves: the uploaded archive, the role SageMaker reads it as, a version."""
-
-    model_data_url: str
-    role_arn: str
-    version: str
+from llm_engineering.infrastructure.aws.endpoint_config import (
+    VERSION_FORMAT,
+    WAIT_POLL_S,
+    DeployConfig,
+    ModelRelease,
+    endpoint_requests,
+)
+from llm_engineering.infrastructure.aws.errors import aws_errors, describe_if_present
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
 """SageMaker training job requests, sent to a real boto3 `sagemaker` client that a Stubber answers."""
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,9 @@ from botocore.stub import Stubber
 from pydantic import ValidationError
 
 from llm_engineering.domain.exceptions import TwinError
-from llm_engineering.infrastructure.sagemaker_training import (
+from llm_engineering.infrastructure.aws.training import (
     HF_TRAINING_IMAGE_TAG,
+    SAGEMAKER_PACKAGES,
     SageMakerTrainingSpec,
     build_training_job_request,
     default_training_image,
@@ -20,7 +20,6 @@ from llm_engineering.infrastructure.sagemaker_training import (
     launch_training_job,
     requirements_for_sagemaker,
 )
-from tests.support.aws import stubbed_client
 
 ROLE = "arn:aws:iam::123456789012:role/twin-sagemaker"
 ARN = "arn:aws:sagemaker:eu-central-1:123456789012:training-job/llm-twin-training-20250301-142500"
@@ -34,12 +33,6 @@ SPEC = SageMakerTrainingSpec(
     source_s3_uri="s3://twin-data/source/llm-twin-0.1.0.tar.gz",
 )
 NAME = "llm-twin-training-20250301-142500"
-
-
-@pytest.fixture
-def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber]]:
-    with stubbed_client("sagemaker", monkeypatch) as pair:
-        yield pair
 
 
 def test_request_holds_image_channels_resources_and_encoded_hyperparameters() -> None:
@@ -76,8 +69,8 @@ def test_request_holds_image_channels_resources_and_encoded_hyperparameters() ->
     assert decoded["sagemaker_region"] == "eu-central-1"
 
 
-def test_launch_sends_exactly_the_built_request_and_returns_the_arn(stubbed: tuple[Any, Stubber]) -> None:
-    client, stubber = stubbed
+def test_launch_sends_exactly_the_built_request_and_returns_the_arn(sagemaker: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker
     request = build_training_job_request(SPEC, CONFIG, NAME)
     # The Stubber also checks the request against SageMaker's API model (names, types, required fields).
     stubber.add_response("create_training_job", {"TrainingJobArn": ARN}, expected_params=request)
@@ -86,9 +79,9 @@ def test_launch_sends_exactly_the_built_request_and_returns_the_arn(stubbed: tup
 
 
 def test_a_validation_exception_becomes_a_twin_error_saying_what_to_check(
-    stubbed: tuple[Any, Stubber],
+    sagemaker: tuple[Any, Stubber],
 ) -> None:
-    client, stubber = stubbed
+    client, stubber = sagemaker
     request = build_training_job_request(
         SPEC.model_copy(update={"instance_type": "ml.p5.48xlarge"}), CONFIG, NAME
     )
@@ -108,8 +101,8 @@ def test_a_validation_exception_becomes_a_twin_error_saying_what_to_check(
     assert "quota for ml.p5.48xlarge training jobs in eu-central-1" in message
 
 
-def test_an_over_long_config_is_refused_before_any_call(stubbed: tuple[Any, Stubber]) -> None:
-    client, _ = stubbed  # no response queued: a call would fail with the Stubber's own error
+def test_an_over_long_config_is_refused_before_any_call(sagemaker: tuple[Any, Stubber]) -> None:
+    client, _ = sagemaker  # no response queued: a call would fail with the Stubber's own error
     long_config = json.dumps({"system_prompt": "x" * 2490})
     with pytest.raises(TwinError, match=r"'training_config' \(25\d\d characters\).*2500 characters"):
         build_training_job_request(SPEC, long_config, NAME)
@@ -190,3 +183,7 @@ def test_requirements_come_from_the_lock_in_package_order(tmp_path: Path) -> Non
         requirements_for_sagemaker(lock)
     with pytest.raises(TwinError, match="missing"):
         requirements_for_sagemaker(tmp_path / "absent.lock")
+
+
+def test_the_default_lock_is_the_repository_one() -> None:
+    assert len(requirements_for_sagemaker()) >= len(SAGEMAKER_PACKAGES)

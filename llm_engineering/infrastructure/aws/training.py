@@ -50,7 +50,7 @@ DLC_DEFAULT_ACCOUNT_REGIONS = frozenset(
 )
 
 SAGEMAKER_PACKAGES = ("trl", "peft", "transformers", "datasets", "accelerate", "bitsandbytes")
-LOCK_FILE = Path(__file__).resolve().parents[2] / "requirements.lock"
+LOCK_FILE = Path(__file__).resolve().parents[3] / "requirements.lock"
 CONFIG_HYPERPARAMETER = "training_config"
 MAX_HYPERPARAMETER_CHARS = 2500  # SageMaker's limit on one hyperparameter value
 CODE_DIR = "/opt/ml/code"

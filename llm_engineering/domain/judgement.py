@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_engineering.domain.datasets import MalformedAnswerError
-from llm_engineering.domain.literals import find_literals
+from llm_engineering.domain.embedded_objects import find_literals
 
 CRITERIA = ("accuracy", "style")
 SCORE_WORDS = {"one": 1, "two": 2, "three": 3}

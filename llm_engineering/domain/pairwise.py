@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal, TypeVar
 
 from llm_engineering.domain.datasets import MalformedAnswerError
-from llm_engineering.domain.literals import find_literals
+from llm_engineering.domain.embedded_objects import find_literals
 
 T = TypeVar("T")
 PairwiseVerdict = Literal["A", "B", "tie"]

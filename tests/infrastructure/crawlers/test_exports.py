@@ -6,13 +6,13 @@ import pytest
 
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError
-from llm_engineering.infrastructure.crawlers import exports_files
 from llm_engineering.infrastructure.crawlers.exports import (
     FolderCrawler,
     LinkedInExportCrawler,
     MediumExportCrawler,
     SubstackExportCrawler,
 )
+from llm_engineering.infrastructure.crawlers.exports import files as exports_files
 
 AUTHOR = UserDocument(first_name="Iris", last_name="Calder")
 MEDIUM_POST = """<!DOCTYPE html><html><head><title>{title}</title></head><body><article class="h-entry">

@@ -1,6 +1,6 @@
 """Reading an activity page's markup without a browser: authored posts, their text and their links."""
 
-from llm_engineering.infrastructure.crawlers.linkedin_posts import LinkedInPost, extract_posts, fallback_link
+from llm_engineering.infrastructure.crawlers.linkedin.posts import LinkedInPost, extract_posts, fallback_link
 
 PAGE = "https://www.linkedin.com/in/iris-calder/recent-activity/all/"
 

@@ -8,7 +8,7 @@ from loguru import logger
 
 from llm_engineering.domain.documents import ArticleDocument, Document, UserDocument
 from llm_engineering.domain.exceptions import CrawlError
-from llm_engineering.infrastructure.crawlers.exports_files import (
+from llm_engineering.infrastructure.crawlers.exports.files import (
     ExportFiles,
     html_to_markdown,
     parse_export_link,

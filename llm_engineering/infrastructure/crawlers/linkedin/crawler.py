@@ -26,7 +26,7 @@ from llm_engineering.domain.documents import Document, PostDocument, UserDocumen
 from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.crawlers.browser import BrowserPaths, headless_chromium, scroll_to_bottom
 from llm_engineering.infrastructure.crawlers.http import check_url
-from llm_engineering.infrastructure.crawlers.linkedin_posts import POST_SELECTOR, extract_posts, fallback_link
+from llm_engineering.infrastructure.crawlers.linkedin.posts import POST_SELECTOR, extract_posts, fallback_link
 from llm_engineering.infrastructure.settings import Settings
 
 USERNAME_SELECTOR = "#username, input[name='session_key']"

@@ -8,7 +8,7 @@ from llm_engineering.domain.crawling import CrawlConfig
 from llm_engineering.domain.documents import PostDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.crawlers.browser import BrowserPaths
-from llm_engineering.infrastructure.crawlers.linkedin import LinkedInCrawler
+from llm_engineering.infrastructure.crawlers.linkedin.crawler import LinkedInCrawler
 from llm_engineering.infrastructure.settings import Settings
 from tests.support.http_server import LocalServer, Route
 

@@ -5,7 +5,7 @@ import hashlib
 from loguru import logger
 
 from llm_engineering.domain.documents import Document, PostDocument, UserDocument
-from llm_engineering.infrastructure.crawlers.exports_files import (
+from llm_engineering.infrastructure.crawlers.exports.files import (
     open_export,
     parse_export_link,
     parse_timestamp,

@@ -1,0 +1,1 @@
+"""The LinkedIn crawler: logging in and crawling (`crawler`), reading activity-page markup (`posts`)."""

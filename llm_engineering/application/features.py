@@ -1,6 +1,6 @@
 """The feature use case: warehouse documents → cleaned → chunked → embedded → feature store, incrementally."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from uuid import UUID
 
 from loguru import logger
@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from llm_engineering.application.ports import DocumentStore, Embedder, VectorIndex, VectorPoint, Where
 from llm_engineering.domain.chunking import ChunkingConfig, chunk_document
-from llm_engineering.domain.cleaning import clean_document
+from llm_engineering.domain.cleaning import CLEANING_VERSION, clean_document
 from llm_engineering.domain.documents import DataCategory, RawDocuments, split_full_name
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.features import (
@@ -18,6 +18,8 @@ from llm_engineering.domain.features import (
     CleanedDocument,
     EmbeddedChunk,
     EmbeddedDocuments,
+    Fingerprint,
+    IndexedDocument,
     plan_update,
 )
 
@@ -57,17 +59,35 @@ def clean_documents(raw: RawDocuments) -> list[CleanedDocument]:
     return [clean_document(document) for document in raw.all()]
 
 
-def indexed_hashes(index: VectorIndex, author_ids: Sequence[UUID]) -> dict[UUID, tuple[DataCategory, str]]:
-    """The content hash of every document of these authors the feature store holds."""
+def indexed_documents(index: VectorIndex, author_ids: Sequence[UUID]) -> dict[UUID, IndexedDocument]:
+    """The category and fingerprint of every document of these authors the feature store holds."""
     if not author_ids:
         return {}
     where: Where = {"author_id": [str(author_id) for author_id in author_ids]}
-    hashes: dict[UUID, tuple[DataCategory, str]] = {}
+    indexed: dict[UUID, IndexedDocument] = {}
     for category, collection in CLEANED_COLLECTIONS.items():
         index.ensure_collection(collection, vector_size=None)
         for point in index.scroll(collection, where):
-            hashes[point.id] = (category, point.payload["content_hash"])
-    return hashes
+            indexed[point.id] = IndexedDocument(
+                category=category, fingerprint=stored_fingerprint(point.payload)
+            )
+    return indexed
+
+
+def fingerprints(
+    documents: Sequence[CleanedDocument], chunking: ChunkingConfig, embedder: Embedder
+) -> dict[UUID, Fingerprint]:
+    """What each document would be indexed under in this run, by id."""
+    digest = chunking.digest()
+    return {
+        document.id: Fingerprint(
+            content_hash=document.content_hash,
+            cleaning_version=CLEANING_VERSION,
+            chunking_digest=digest,
+            embedding_model_id=embedder.model_id,
+        )
+        for document in documents
+    }
 
 
 def chunk_documents(
@@ -98,17 +118,22 @@ def embed_changes(
     embedder: Embedder,
     config: FeatureConfig,
 ) -> EmbeddedDocuments:
-    """Chunk and embed only the documents that are new or changed since the feature store last saw them.
+    """Chunk and embed only the documents that are new, or whose fingerprint changed since they were indexed.
 
     Documents of these authors that the feature store holds but `cleaned` lacks are planned for removal.
     """
-    plan = plan_update(list(cleaned), indexed_hashes(index, author_ids))
-    logger.info("Feature plan: {}", plan.counts())
+    wanted = fingerprints(cleaned, config.chunking, embedder)
+    plan = plan_update(wanted, indexed_documents(index, author_ids))
+    logger.info("Feature plan: {}, changed because: {}", plan.counts(), plan.reason_counts())
     todo = set(plan.new) | set(plan.changed)
     chunks = chunk_documents([d for d in cleaned if d.id in todo], embedder, config.chunking)
     embedded = embed_chunks(chunks, embedder, config.embedding_group_size)
     return EmbeddedDocuments(
-        plan=plan, model_id=embedder.model_id, dimension=embedder.dimension, chunks=embedded
+        plan=plan,
+        model_id=embedder.model_id,
+        dimension=embedder.dimension,
+        chunks=embedded,
+        fingerprints={doc_id: wanted[doc_id] for doc_id in todo},
     )
 
 
@@ -122,9 +147,10 @@ def _by_category(items: Iterator[tuple[DataCategory, VectorPoint]]) -> dict[Data
 def load_features(
     index: VectorIndex, cleaned: Sequence[CleanedDocument], embedded: EmbeddedDocuments
 ) -> None:
-    """Apply a plan: drop stale chunks, write new ones, then record the hashes that mark documents as indexed.
+    """Apply a plan: drop stale chunks, write new ones, then record the fingerprints of what was indexed.
 
-    Hashes go last so that a run that stops halfway leaves those documents to be indexed again.
+    Every chunk of a changed document goes, whatever its index, so a new cut with fewer chunks leaves no
+    orphans. Fingerprints go last so that a run that stops halfway leaves those documents to be indexed again.
     """
     plan = embedded.plan
     for category in EMBEDDED_COLLECTIONS:
@@ -144,18 +170,28 @@ def load_features(
         index.upsert(EMBEDDED_COLLECTIONS[category], points)
     todo = set(plan.new) | set(plan.changed)
     cleaned_points = _by_category(
-        (d.category, VectorPoint(id=d.id, payload=cleaned_payload(d))) for d in cleaned if d.id in todo
+        (d.category, VectorPoint(id=d.id, payload=cleaned_payload(d, embedded.fingerprints[d.id])))
+        for d in cleaned
+        if d.id in todo
     )
     for category, points in cleaned_points.items():
         index.upsert(CLEANED_COLLECTIONS[category], points)
 
 
-def cleaned_payload(document: CleanedDocument) -> dict[str, object]:
-    """The payload of a `cleaned_*` point: the cleaned text, its sections and its origin."""
+def cleaned_payload(document: CleanedDocument, fingerprint: Fingerprint) -> dict[str, object]:
+    """The payload of a `cleaned_*` point: the cleaned text, its sections, its origin and its fingerprint."""
     data = document.model_dump(mode="json")
     data["document_id"] = data.pop("id")
     data["content"] = document.content
+    data.update(fingerprint.model_dump(mode="json"))
     return data
+
+
+def stored_fingerprint(payload: Mapping[str, object]) -> Fingerprint | None:
+    """The fingerprint a `cleaned_*` payload was written with; None if written before fingerprints existed."""
+    if any(name not in payload for name in Fingerprint.model_fields):
+        return None
+    return Fingerprint.model_validate({name: payload[name] for name in Fingerprint.model_fields})
 
 
 def update_feature_store(

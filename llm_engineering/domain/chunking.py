@@ -1,5 +1,7 @@
 """Splitting cleaned documents into chunks the embedding model takes whole, along paragraphs and sentences."""
 
+import hashlib
+import json
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -50,6 +52,11 @@ class ChunkingConfig(BaseModel):
             raise ValueError(f"{category} documents have no text to chunk.")
         most = min(getattr(self, f"{prefix}_max_tokens"), limit)
         return most, min(getattr(self, f"{prefix}_overlap_tokens"), most - 1)
+
+    def digest(self) -> str:
+        """SHA-256 of the config's canonical JSON, for the fingerprint of every document it chunks."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def chunk_document(

@@ -8,8 +8,8 @@ from llm_engineering.domain.documents import DataCategory, Document
 from llm_engineering.domain.features import CleanedDocument, Section
 from llm_engineering.domain.text_cleaning import clean_text
 
-# Part of every content hash: bump it whenever a rule here or in text_cleaning changes, so the
-# incremental feature pipeline sees every document as changed and cleans and indexes it again.
+# Part of every content hash and fingerprint: bump it whenever a rule here or in text_cleaning changes, so
+# the incremental feature pipeline sees every document as changed (reason "cleaning") and indexes it again.
 CLEANING_VERSION = 1
 
 

@@ -1,7 +1,8 @@
 """What the feature pipeline makes of raw documents: cleaned text, chunks, and embedded chunks."""
 
+from collections import Counter
 from statistics import quantiles
-from typing import Any
+from typing import Any, Literal, get_args
 from uuid import UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -85,6 +86,47 @@ class EmbeddedChunk(BaseModel):
     embedding: list[float]
 
 
+# Why an indexed document is indexed again; "unfingerprinted": it was indexed before fingerprints existed.
+ChangeReason = Literal["content", "cleaning", "chunking", "embedding_model", "unfingerprinted"]
+CHANGE_REASONS: tuple[ChangeReason, ...] = get_args(ChangeReason)
+
+
+class Fingerprint(BaseModel):
+    """Everything that shapes a document's chunks and their vectors: if any part differs, index it again."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content_hash: str = Field(description="SHA-256 of the raw content and the cleaning version.")
+    cleaning_version: int
+    chunking_digest: str = Field(description="`ChunkingConfig.digest()` of the config that cut the chunks.")
+    embedding_model_id: str
+
+    def changes_since(self, indexed: "Fingerprint | None") -> list[ChangeReason]:
+        """Why a document indexed under `indexed` must be indexed again under this fingerprint; [] if not."""
+        if indexed is None:
+            return ["unfingerprinted"]
+        reasons: list[ChangeReason] = []
+        # The content hash folds in the cleaning version: a new version hides whether the content changed too.
+        if indexed.cleaning_version != self.cleaning_version:
+            reasons.append("cleaning")
+        elif indexed.content_hash != self.content_hash:
+            reasons.append("content")
+        if indexed.chunking_digest != self.chunking_digest:
+            reasons.append("chunking")
+        if indexed.embedding_model_id != self.embedding_model_id:
+            reasons.append("embedding_model")
+        return reasons
+
+
+class IndexedDocument(BaseModel):
+    """What the feature store holds of a document: its category and the fingerprint it was indexed under."""
+
+    model_config = ConfigDict(frozen=True)
+
+    category: DataCategory
+    fingerprint: Fingerprint | None = Field(description="None when indexed before fingerprints existed.")
+
+
 class FeaturePlan(BaseModel):
     """Which documents a feature run indexes, and which it removes, compared to the feature store."""
 
@@ -94,6 +136,9 @@ class FeaturePlan(BaseModel):
     changed: list[UUID] = Field(default_factory=list)
     unchanged: list[UUID] = Field(default_factory=list)
     removed: dict[UUID, DataCategory] = Field(default_factory=dict)
+    reasons: dict[UUID, list[ChangeReason]] = Field(
+        default_factory=dict, description="Why each changed document is indexed again."
+    )
 
     def counts(self) -> dict[str, int]:
         return {
@@ -103,31 +148,36 @@ class FeaturePlan(BaseModel):
             "removed": len(self.removed),
         }
 
+    def reason_counts(self) -> dict[str, int]:
+        """Changed documents per reason, all reasons listed; one changed for two reasons counts twice."""
+        counted = Counter(reason for reasons in self.reasons.values() for reason in reasons)
+        return {reason: counted[reason] for reason in CHANGE_REASONS}
 
-def plan_update(
-    documents: list[CleanedDocument], indexed: dict[UUID, tuple[DataCategory, str]]
-) -> FeaturePlan:
-    """Compare documents with the (category, content hash) the feature store holds for each id."""
-    new, changed, unchanged = [], [], []
-    for document in documents:
-        if document.id not in indexed:
-            new.append(document.id)
-        elif indexed[document.id][1] != document.content_hash:
-            changed.append(document.id)
+
+def plan_update(fingerprints: dict[UUID, Fingerprint], indexed: dict[UUID, IndexedDocument]) -> FeaturePlan:
+    """Compare each document's fingerprint, by id, with what the feature store holds for that id."""
+    new, unchanged, reasons = [], [], {}
+    for doc_id, fingerprint in fingerprints.items():
+        if doc_id not in indexed:
+            new.append(doc_id)
+        elif changes := fingerprint.changes_since(indexed[doc_id].fingerprint):
+            reasons[doc_id] = changes
         else:
-            unchanged.append(document.id)
-    present = {document.id for document in documents}
-    removed = {doc_id: category for doc_id, (category, _) in indexed.items() if doc_id not in present}
-    return FeaturePlan(new=new, changed=changed, unchanged=unchanged, removed=removed)
+            unchanged.append(doc_id)
+    removed = {doc_id: held.category for doc_id, held in indexed.items() if doc_id not in fingerprints}
+    return FeaturePlan(new=new, changed=list(reasons), unchanged=unchanged, removed=removed, reasons=reasons)
 
 
 class EmbeddedDocuments(BaseModel):
-    """The `embedded_documents` artifact: the plan of a run and the chunks it embedded."""
+    """The `embedded_documents` artifact: a run's plan, the chunks it embedded and what they came from."""
 
     plan: FeaturePlan
     model_id: str
     dimension: int
     chunks: list[EmbeddedChunk] = Field(default_factory=list)
+    fingerprints: dict[UUID, Fingerprint] = Field(
+        default_factory=dict, description="The fingerprint of each new or changed document, to store with it."
+    )
 
 
 def chunk_statistics(chunks: list[Chunk]) -> dict[str, dict[str, float]]:

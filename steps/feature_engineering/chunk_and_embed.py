@@ -14,7 +14,7 @@ from llm_engineering.infrastructure.container import get_embedder, get_vector_in
 def chunk_and_embed(
     raw_documents: RawDocuments, cleaned_documents: CleanedDocuments, config: FeatureConfig
 ) -> Annotated[EmbeddedDocuments, "embedded_documents"]:
-    """Chunk and embed the documents that are new or changed since the last run."""
+    """Chunk and embed the documents that are new, or whose content, cleaning, chunking or model changed."""
     embedded = features.embed_changes(
         cleaned_documents.documents,
         [author.id for author in raw_documents.authors],
@@ -25,6 +25,8 @@ def chunk_and_embed(
     log_metadata(
         metadata={
             "plan": embedded.plan.counts(),
+            # A changed document counts under each part of its fingerprint that differs from the stored one.
+            "changed_because": embedded.plan.reason_counts(),
             "model_id": embedded.model_id,
             "chunks": chunk_statistics([e.chunk for e in embedded.chunks]),
         }

@@ -1,9 +1,23 @@
 import pytest
 
-from llm_engineering.application.features import FeatureConfig, update_feature_store
+from llm_engineering.application.features import (
+    FeatureConfig,
+    clean_documents,
+    cleaned_payload,
+    query_data_warehouse,
+    stored_fingerprint,
+    update_feature_store,
+)
+from llm_engineering.domain.chunking import ChunkingConfig
+from llm_engineering.domain.cleaning import CLEANING_VERSION
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, RepositoryDocument, UserDocument
 from llm_engineering.domain.exceptions import TwinError
-from llm_engineering.domain.features import CLEANED_COLLECTIONS, EMBEDDED_COLLECTIONS
+from llm_engineering.domain.features import (
+    CLEANED_COLLECTIONS,
+    EMBEDDED_COLLECTIONS,
+    CleanedDocument,
+    Fingerprint,
+)
 from tests.support.fakes import HashingEmbedder, InMemoryStore, InMemoryVectorIndex
 
 LONG_BODY = "\n\n".join(
@@ -52,8 +66,25 @@ def author_documents(store: InMemoryStore, name: str) -> tuple[UserDocument, lis
     return user, [document.link for document in documents]
 
 
-def run(store: InMemoryStore, index: InMemoryVectorIndex, embedder: HashingEmbedder, *names: str):
-    return update_feature_store(store, index, embedder, list(names), FeatureConfig())
+def run(
+    store: InMemoryStore,
+    index: InMemoryVectorIndex,
+    embedder: HashingEmbedder,
+    *names: str,
+    config: FeatureConfig = FeatureConfig(),  # noqa: B008 - frozen
+):
+    return update_feature_store(store, index, embedder, list(names), config)
+
+
+# Below HashingEmbedder's 40-token limit, so these configs cut the long article differently.
+FINE = FeatureConfig(chunking=ChunkingConfig(article_max_tokens=12, article_overlap_tokens=0))
+COARSE = FeatureConfig(chunking=ChunkingConfig(article_max_tokens=30, article_overlap_tokens=0))
+
+
+class RenamedHashingEmbedder(HashingEmbedder):
+    """The same vectors and dimension under another model id, as a retrained model of one size would be."""
+
+    model_id = "hashing-test-v2"
 
 
 def chunk_points(index: InMemoryVectorIndex, document_id) -> list:
@@ -152,3 +183,125 @@ def test_unknown_author_is_refused_naming_the_known_ones(store, index, embedder)
     with pytest.raises(TwinError, match="known: Iris Calder"):
         run(store, index, embedder, "Nobody Here")
     assert store.find_user("Nobody", "Here") is None
+
+
+def chunk_keys(index: InMemoryVectorIndex) -> dict[str, set[tuple[str, int]]]:
+    """(document id, chunk index) of every chunk point, per embedded collection."""
+    return {
+        collection: {(p.payload["document_id"], p.payload["chunk_index"]) for p in index.scroll(collection)}
+        for collection in EMBEDDED_COLLECTIONS.values()
+    }
+
+
+def fresh_chunk_keys(store: InMemoryStore, config: FeatureConfig) -> dict[str, set[tuple[str, int]]]:
+    """What the same warehouse and config give on an empty feature store."""
+    index = InMemoryVectorIndex()
+    run(store, index, HashingEmbedder(), "Iris Calder", config=config)
+    return chunk_keys(index)
+
+
+def stored_fingerprints(index: InMemoryVectorIndex) -> list[Fingerprint | None]:
+    return [
+        stored_fingerprint(point.payload)
+        for collection in CLEANED_COLLECTIONS.values()
+        for point in index.scroll(collection)
+    ]
+
+
+def test_a_new_chunking_config_reindexes_to_what_an_empty_store_would_hold(store, index, embedder) -> None:
+    author_documents(store, "Iris Calder")
+    run(store, index, embedder, "Iris Calder")
+    before = chunk_keys(index)
+
+    embedded = run(store, index, embedder, "Iris Calder", config=FINE)
+
+    assert embedded.plan.counts() == {"new": 0, "changed": 3, "unchanged": 0, "removed": 0}
+    assert embedded.plan.reasons == {doc_id: ["chunking"] for doc_id in embedded.plan.changed}
+    assert embedded.plan.reason_counts()["chunking"] == 3
+    assert chunk_keys(index) == fresh_chunk_keys(store, FINE) != before
+    assert {f.chunking_digest for f in stored_fingerprints(index) if f} == {FINE.chunking.digest()}
+
+
+def test_a_new_embedding_model_of_the_same_size_reembeds_everything(store, index, embedder) -> None:
+    author_documents(store, "Iris Calder")
+    run(store, index, embedder, "Iris Calder")
+    before = chunk_keys(index)
+    renamed = RenamedHashingEmbedder()
+
+    embedded = run(store, index, renamed, "Iris Calder")
+
+    assert embedded.plan.counts() == {"new": 0, "changed": 3, "unchanged": 0, "removed": 0}
+    assert embedded.plan.reasons == {doc_id: ["embedding_model"] for doc_id in embedded.plan.changed}
+    assert embedded.plan.reason_counts()["embedding_model"] == 3
+    assert len(renamed.embedded) == sum(len(keys) for keys in before.values())
+    assert chunk_keys(index) == before
+    assert {f.embedding_model_id for f in stored_fingerprints(index) if f} == {"hashing-test-v2"}
+
+
+def test_an_unchanged_rerun_under_a_custom_config_changes_nothing(store, index, embedder) -> None:
+    author_documents(store, "Iris Calder")
+    run(store, index, embedder, "Iris Calder", config=FINE)
+    before = chunk_keys(index)
+    embedder.embedded.clear()
+
+    embedded = run(store, index, embedder, "Iris Calder", config=FINE)
+
+    assert embedded.plan.counts() == {"new": 0, "changed": 0, "unchanged": 3, "removed": 0}
+    assert embedded.plan.reasons == {} and not any(embedded.plan.reason_counts().values())
+    assert embedder.embedded == [] and chunk_keys(index) == before
+    assert {
+        (f.cleaning_version, f.chunking_digest, f.embedding_model_id) if f else None
+        for f in stored_fingerprints(index)
+    } == {(CLEANING_VERSION, FINE.chunking.digest(), "hashing-test")}
+
+
+def test_a_cut_into_fewer_chunks_leaves_no_orphan_points(store, index, embedder) -> None:
+    author_documents(store, "Iris Calder")
+    run(store, index, embedder, "Iris Calder", config=FINE)
+    fine = chunk_keys(index)
+
+    embedded = run(store, index, embedder, "Iris Calder", config=COARSE)
+
+    coarse = fresh_chunk_keys(store, COARSE)
+    assert len(coarse["embedded_articles"]) < len(fine["embedded_articles"])
+    assert embedded.plan.reason_counts()["chunking"] == 3
+    assert chunk_keys(index) == coarse
+    assert index.count("embedded_articles") == len(coarse["embedded_articles"])
+
+
+def test_points_indexed_before_fingerprints_are_reindexed_as_unfingerprinted(store, index, embedder) -> None:
+    author_documents(store, "Iris Calder")
+    run(store, index, embedder, "Iris Calder")
+    before = chunk_keys(index)
+    # Runs before fingerprints stored the content hash alone.
+    legacy_fields = set(Fingerprint.model_fields) - {"content_hash"}
+    for collection in CLEANED_COLLECTIONS.values():
+        points = index.collections[collection]
+        for point_id, point in points.items():
+            payload = {k: v for k, v in point.payload.items() if k not in legacy_fields}
+            points[point_id] = point.model_copy(update={"payload": payload})
+    assert stored_fingerprints(index) == [None, None, None]
+
+    embedded = run(store, index, embedder, "Iris Calder")
+
+    assert embedded.plan.counts() == {"new": 0, "changed": 3, "unchanged": 0, "removed": 0}
+    assert embedded.plan.reasons == {doc_id: ["unfingerprinted"] for doc_id in embedded.plan.changed}
+    assert embedded.plan.reason_counts()["unfingerprinted"] == 3
+    assert None not in stored_fingerprints(index) and chunk_keys(index) == before
+
+
+def test_cleaned_payload_round_trips_its_document_and_fingerprint(store) -> None:
+    author_documents(store, "Iris Calder")
+    document = clean_documents(query_data_warehouse(store, ["Iris Calder"]))[0]
+    fingerprint = Fingerprint(
+        content_hash=document.content_hash,
+        cleaning_version=CLEANING_VERSION,
+        chunking_digest=ChunkingConfig().digest(),
+        embedding_model_id="m",
+    )
+
+    payload = cleaned_payload(document, fingerprint)
+
+    assert stored_fingerprint(payload) == fingerprint
+    assert payload["content_hash"] == document.content_hash
+    assert CleanedDocument.model_validate({**payload, "id": payload["document_id"]}) == document

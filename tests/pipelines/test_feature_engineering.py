@@ -4,9 +4,12 @@ from pathlib import Path
 
 from zenml.client import Client
 
+from llm_engineering.application.features import FeatureConfig, update_feature_store
+from llm_engineering.domain.chunking import ChunkingConfig
 from llm_engineering.domain.features import CLEANED_COLLECTIONS, EMBEDDED_COLLECTIONS
-from llm_engineering.infrastructure.container import get_vector_index
+from llm_engineering.infrastructure.container import get_embedder, get_vector_index, get_warehouse
 from pipelines import digital_data_etl, feature_engineering
+from tests.support.fakes import InMemoryVectorIndex
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "iris-calder"
 
@@ -43,3 +46,14 @@ def test_features_are_built_once_and_then_left_alone(data_dir: Path) -> None:
         "removed": 0,
     }
     assert {name: index.count(name) for name in first} == first
+
+    # A chunking override reaches the documents already indexed: the store ends as an empty one would.
+    finer = FeatureConfig(chunking=ChunkingConfig(post_max_tokens=24, post_overlap_tokens=0))
+    feature_engineering.with_options(enable_cache=False)(author_full_names=["Iris Calder"], config=finer)
+    metadata = last_step_metadata("chunk_and_embed")
+    assert metadata["plan"] == {"new": 0, "changed": 10, "unchanged": 0, "removed": 0}
+    assert metadata["changed_because"]["chunking"] == 10
+    empty = InMemoryVectorIndex()
+    update_feature_store(get_warehouse(), empty, get_embedder(), ["Iris Calder"], finer)
+    assert {name: index.count(name) for name in first} == {name: empty.count(name) for name in first}
+    assert index.count("embedded_posts") > first["embedded_posts"]

@@ -119,7 +119,7 @@ class Batching:
 def batching_phase(data_dir: Path, model_dir: Path, requests: int, max_tokens: int, seed: int) -> Batching:
     """Throughput at concurrency 1 and 8 with the real model, on the same questions; two rounds in
     opposite order, so that drift in the machine's speed hits both alike."""
-    from llm_engineering.infrastructure.llm.local import TransformersChatModel
+    from llm_engineering.infrastructure.llm.local.model import TransformersChatModel
     from tests.support.service import fake_parts, running
 
     model = CountingModel(TransformersChatModel(model_dir, threads=Settings().llm_threads))
@@ -186,7 +186,7 @@ def main() -> None:
     load_requests = args.load_requests or (100 if args.quick else 400)
     if args.model_dir is None:
         from llm_engineering.infrastructure.llm import default_model_dir
-        from llm_engineering.infrastructure.llm.local import ensure_local_model
+        from llm_engineering.infrastructure.llm.local.model import ensure_local_model
 
         model_dir = ensure_local_model(default_model_dir(Settings()))
     else:

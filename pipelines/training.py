@@ -1,7 +1,8 @@
 from zenml import Model, pipeline
 from zenml.client import Client
 
-from llm_engineering.domain.training import TWIN_MODEL_NAME, TrainingConfig
+from llm_engineering.domain.registry import TWIN_MODEL_NAME, Artifact
+from llm_engineering.domain.training import TrainingConfig
 from llm_engineering.infrastructure.container import get_hub_publisher
 from steps.training import push_model_to_huggingface, train_model
 
@@ -23,8 +24,8 @@ def training(
     client = Client()
     result, _ = train_model(
         config=config,
-        instruct_datasets=client.get_artifact_version("instruct_datasets"),
-        preference_datasets=client.get_artifact_version("preference_datasets"),
+        instruct_datasets=client.get_artifact_version(Artifact.INSTRUCT_DATASETS),
+        preference_datasets=client.get_artifact_version(Artifact.PREFERENCE_DATASETS),
     )
     if push_to_huggingface_hub:
         push_model_to_huggingface(training_result=result, config=config, model_id=model_id)

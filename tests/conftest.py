@@ -21,17 +21,9 @@ os.environ["AUTO_OPEN_DASHBOARD"] = "false"
 
 
 def _clear_container() -> None:
-    from llm_engineering.infrastructure.container import (
-        get_chat_model,
-        get_settings,
-        get_vector_index,
-        get_warehouse,
-    )
+    from llm_engineering.infrastructure import container
 
-    get_chat_model.cache_clear()
-    get_settings.cache_clear()
-    get_warehouse.cache_clear()
-    get_vector_index.cache_clear()
+    container.clear()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from llm_engineering.application.answering import AnswerConfig
 from llm_engineering.application.datasets import DatasetConfig
-from llm_engineering.application.evaluation_setup import EvaluationConfig
+from llm_engineering.application.evaluation_config import EvaluationConfig
 from llm_engineering.domain.training import TrainingConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

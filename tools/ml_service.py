@@ -13,36 +13,20 @@ from llm_engineering.infrastructure.container import get_settings
 from tools.reporting import reported
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    from llm_engineering.infrastructure.api.app import ServiceApp
 
 
-def resolve_model(settings_dir: Path | None) -> tuple[Path | None, str | None]:
-    """SERVICE_MODEL_DIR, else the registry's production version, else None (the LLM_BACKEND model)."""
-    if settings_dir is not None:
-        return settings_dir, None
-    from tools import registry
-
-    production = registry.production_version()
-    if production is None:
-        logger.warning("No production version of the twin yet: answering with the LLM_BACKEND model.")
-        return None, None
-    return registry.model_dir_of(production), str(production.number)
-
-
-def build_app(config_path: Path | None) -> "FastAPI":
+def build_app(config_path: Path | None) -> "ServiceApp":
     """The service app over the configured stores and the twin's model (loaded when the app starts)."""
     import yaml
 
     from llm_engineering.infrastructure.api.app import ServiceLimits, create_app
-    from llm_engineering.infrastructure.api.parts import build_parts
+    from llm_engineering.infrastructure.container.service import build_parts
 
     settings = get_settings()
     raw = yaml.safe_load(config_path.read_text()) if config_path else {}
     config = AnswerConfig.model_validate(raw or {})
-    model_dir, version = resolve_model(settings.service_model_dir)
-    return create_app(
-        lambda: build_parts(config, model_dir, version), ServiceLimits(api_key=settings.service_api_key)
-    )
+    return create_app(lambda: build_parts(config), ServiceLimits(api_key=settings.service_api_key))
 
 
 CONFIG_OPTION = click.option(

@@ -4,53 +4,45 @@ The training pipeline pushes by itself when `push_to_huggingface_hub: true`; thi
 version later, e.g. the one evaluation promoted to production.
 """
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
 import click
 
+from llm_engineering.application.ports import ModelRegistry
 from llm_engineering.domain.exceptions import RegistryError
+from llm_engineering.domain.registry import Key, ModelVersion
 from llm_engineering.infrastructure.hub import HubPublisher, HubRepo, PublishedCommit
 from llm_engineering.infrastructure.training.model_card import ModelCard, publish_model
-from tools.registry import METRIC_KEYS, MODEL_NAME, get_version, model_dir_of
 from tools.reporting import reported
-
-if TYPE_CHECKING:
-    from zenml.models import ModelVersionResponse
 
 
 def push_version(
-    version: str, repo_id: str, publisher: HubPublisher, private: bool = True
-) -> tuple["ModelVersionResponse", PublishedCommit]:
+    registry: ModelRegistry, version: str, repo_id: str, publisher: HubPublisher, private: bool = True
+) -> tuple[ModelVersion, PublishedCommit]:
     """Push the merged model of `version` as `repo_id` and log `hub_url` / `hub_commit` on the version."""
-    from zenml import log_metadata
-
     publisher.check(repo_id)
-    target = get_version(version)
-    model_dir = model_dir_of(target)
+    target = registry.get(version)
+    model_dir = target.model_dir
     if model_dir is None or not (model_dir / "config.json").is_file():
         raise RegistryError(
-            f"{MODEL_NAME} version {target.number} has no merged model on this machine "
+            f"{target.label} has no merged model on this machine "
             f"(logged model_dir: {model_dir}); push from the machine that trained it, or train again."
         )
-    logged: dict[str, Any] = dict(target.run_metadata)
-    if "method" not in logged or "stages" not in logged:
+    logged = target.metadata
+    if Key.METHOD not in logged or Key.STAGES not in logged:
         raise RegistryError(
-            f"{MODEL_NAME} version {target.number} has no logged training method and stages, so its card "
+            f"{target.label} has no logged training method and stages, so its card "
             "cannot say how it was made; push a version the training pipeline registered."
         )
-    prompt = logged.get("system_prompt")  # logged by training runs since pushes exist
+    prompt = logged.get(Key.SYSTEM_PROMPT)  # logged by training runs since pushes exist
     card = ModelCard(
         version=str(target.number),
-        method=str(logged["method"]),
-        stages=logged["stages"],
+        method=str(logged[Key.METHOD]),
+        stages=logged[Key.STAGES],
         system_prompt=None if prompt is None else str(prompt),
-        metrics={key: logged[key] for key in METRIC_KEYS if key in logged},
+        metrics=target.metrics,
     )
-    published = publish_model(publisher, Path(model_dir), HubRepo(repo_id, "model", private), card)
-    log_metadata(
-        metadata={"hub_url": published.repo_url, "hub_commit": published.commit_oid},
-        model_version_id=target.id,
+    published = publish_model(publisher, model_dir, HubRepo(repo_id, "model", private), card)
+    registry.log_metadata(
+        target.number, {Key.HUB_URL: published.repo_url, Key.HUB_COMMIT: published.commit_oid}
     )
     return target, published
 
@@ -63,10 +55,13 @@ def push_command(version: str, repo_id: str, public: bool) -> None:
     """Push VERSION's merged model and card to the Hugging Face Hub (needs HUGGINGFACE_ACCESS_TOKEN and
     HF_HUB_OFFLINE=0)."""
     from llm_engineering.infrastructure.container import get_hub_publisher
+    from llm_engineering.infrastructure.container.models import get_model_registry
 
     with reported():
-        target, published = push_version(version, repo_id, get_hub_publisher(), private=not public)
+        target, published = push_version(
+            get_model_registry(), version, repo_id, get_hub_publisher(), private=not public
+        )
     click.echo(
-        f"{MODEL_NAME} version {target.number} is at {published.repo_url} "
+        f"{target.label} is at {published.repo_url} "
         f"(commit {published.commit_oid[:12]}, {published.files} files)."
     )

@@ -1,24 +1,21 @@
 """The evaluation use case: answer the test split, judge and score each model, measure retrieval, decide."""
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 
-from loguru import logger
 from pydantic import BaseModel, Field
 
-from llm_engineering.application.evaluation_setup import EvaluationConfig, TextMetrics
-from llm_engineering.application.generation import generate_parsed
+from llm_engineering.application.evaluation_config import EvaluationConfig, ReferenceMetrics
 from llm_engineering.application.judging import judge_answers, judge_pairwise
-from llm_engineering.application.ports import ChatModel, Embedder, VectorIndex
-from llm_engineering.application.prompting import render_conversation
+from llm_engineering.application.ports import ChatModel, Embedder, ModelLoader, ModelRegistry, VectorIndex
+from llm_engineering.application.retrieval_quality import measure_retrieval
 from llm_engineering.application.scoring import SampleRow, answer_questions, sample_rows, score_model
+from llm_engineering.application.serving import ServedModel
 from llm_engineering.domain import evaluation as ev
-from llm_engineering.domain.dataset_answers import parse_instruction
 from llm_engineering.domain.exceptions import TwinError
-from llm_engineering.domain.features import EMBEDDED_COLLECTIONS
 from llm_engineering.domain.generation import UsageTotals
+from llm_engineering.domain.registry import Key, Stage
 
 CANDIDATE, PRODUCTION, BASE = "candidate", "production", "base"
 
@@ -44,10 +41,21 @@ class EvaluationReport(BaseModel):
     retrieval: dict[str, float] = Field(default_factory=dict, description="hit_at_k, mrr, k, queries.")
     rows: list[SampleRow] = Field(default_factory=list)
     judge_usage: UsageTotals = Field(default_factory=UsageTotals)
+    candidate_version: int | None = Field(
+        None, description="The registry version evaluated as the candidate: the one promotion may move."
+    )
+
+    def candidate_metrics(self) -> dict[str, float]:
+        """The candidate's numbers by name, retrieval's prefixed, as they are logged on its version."""
+        [candidate] = [scores for scores in self.scores if scores.model == CANDIDATE]
+        return {**candidate.metrics(), **{f"retrieval_{k}": v for k, v in self.retrieval.items()}}
 
 
 def evaluate_models(
-    models: Contestants, samples: Sequence[tuple[str, str]], metrics: TextMetrics, config: EvaluationConfig
+    models: Contestants,
+    samples: Sequence[tuple[str, str]],
+    metrics: ReferenceMetrics,
+    config: EvaluationConfig,
 ) -> EvaluationReport:
     """Answer (instruction, reference) test samples with each model, judge, score, and decide promotion."""
     samples = list(samples)[: config.max_samples]
@@ -88,68 +96,49 @@ def evaluate_models(
     )
 
 
-def sample_chunks(index: VectorIndex, count: int, seed: int) -> list[tuple[str, str]]:
-    """(chunk_id, text) of `count` chunks drawn from every embedded collection, the same ones for a seed."""
-    chunks = sorted(
-        (str(point.payload["chunk_id"]), str(point.payload["content"]))
-        for collection in EMBEDDED_COLLECTIONS.values()
-        for point in index.scroll(collection)
+@dataclass(frozen=True)
+class EvaluationSetup:
+    """What an evaluation reaches through ports: the registry, the models, the metrics and the feature store.
+
+    `served` is the model that answers users now (the serving policy's choice): the candidate must beat it.
+    """
+
+    registry: ModelRegistry
+    loader: ModelLoader
+    judge: ChatModel
+    served: ServedModel
+    metrics: ReferenceMetrics
+    index: VectorIndex
+    embedder: Embedder
+
+
+def evaluate_candidate(
+    setup: EvaluationSetup, samples: Sequence[tuple[str, str]], config: EvaluationConfig
+) -> EvaluationReport:
+    """Evaluate the registry's newest version against the served model and the base model, measure
+    retrieval, and log the candidate's metrics on its version."""
+    registry = setup.registry
+    candidate = registry.latest()
+    served_dir = setup.served.model_dir
+    # With no twin version or pinned folder in service there is nothing to beat: the first is promoted.
+    is_candidate = setup.served.version is not None and setup.served.version.number == candidate.number
+    contestants = Contestants(
+        candidate=setup.loader.load(registry.model_dir(candidate.number), f"candidate v{candidate.number}"),
+        judge=setup.judge,
+        production=setup.loader.load(served_dir, PRODUCTION) if served_dir and not is_candidate else None,
+        base=setup.loader.base(BASE),
     )
-    return random.Random(seed).sample(chunks, min(count, len(chunks)))
+    report = evaluate_models(contestants, samples, setup.metrics, config)
+    retrieval = measure_retrieval(setup.index, setup.embedder, setup.judge, config)
+    report = report.model_copy(update={"retrieval": retrieval, "candidate_version": candidate.number})
+    registry.log_metadata(candidate.number, {Key.METRICS: report.candidate_metrics()})
+    return report
 
 
-def generate_retrieval_questions(
-    chat: ChatModel, chunks: Sequence[tuple[str, str]], config: EvaluationConfig
-) -> list[tuple[str, str]]:
-    """A (question, chunk_id) per (chunk_id, text) chunk, written from that chunk; unusable ones dropped."""
-    conversations = [
-        render_conversation(config.question_prompt, passage=text, author="the author") for _, text in chunks
-    ]
-    parsed, _, failures = generate_parsed(
-        chat,
-        conversations,
-        lambda n, text: parse_instruction(text, chunks[n][1]),
-        config.question_generation,
-        config.batch_size,
-        config.max_retries,
-    )
-    if failures:
-        logger.warning("No usable question for {}/{} chunks", len(failures), len(chunks))
-    return [(parsed[n], chunks[n][0]) for n in sorted(parsed)]
-
-
-def _search_all(index: VectorIndex, vector: Sequence[float], k: int) -> list[str]:
-    """Chunk ids of the `k` best points over every embedded collection, merged by score."""
-    points = [point for name in EMBEDDED_COLLECTIONS.values() for point in index.search(name, vector, k)]
-    return [str(point.payload["chunk_id"]) for point in sorted(points, key=lambda p: -p.score)[:k]]
-
-
-def measure_retrieval(
-    index: VectorIndex, embedder: Embedder, writer: ChatModel, config: EvaluationConfig
-) -> dict[str, float]:
-    """hit@k and MRR of questions `writer` writes from chunks sampled from the feature store; {} when
-    `retrieval_queries` is 0."""
-    if config.retrieval_queries == 0:
-        return {}
-    chunks = sample_chunks(index, config.retrieval_queries, config.seed)
-    questions = generate_retrieval_questions(writer, chunks, config)
-    return evaluate_retrieval(index, embedder, questions, config.retrieval_k)
-
-
-def evaluate_retrieval(
-    index: VectorIndex, embedder: Embedder, questions: Sequence[tuple[str, str]], k: int
-) -> dict[str, float]:
-    """hit@k and MRR@k of (question, chunk_id) pairs, each question written from the chunk it should find."""
-    if not questions:
-        raise TwinError(
-            "No retrieval questions to evaluate; set retrieval_queries above 0 and check the writer."
-        )
-    for name in EMBEDDED_COLLECTIONS.values():
-        # Also checks that the collections were embedded with this embedder's dimension.
-        index.ensure_collection(name, vector_size=embedder.dimension)
-    vectors = embedder.embed([question for question, _ in questions])
-    ranked = [_search_all(index, vector, k) for vector in vectors]
-    relevant = [chunk_id for _, chunk_id in questions]
-    metrics = {"hit_at_k": ev.hit_at_k(ranked, relevant, k), "mrr": ev.mean_reciprocal_rank(ranked, relevant)}
-    logger.info("Retrieval over {} questions: {}", len(questions), metrics)
-    return {**metrics, "k": k, "queries": len(questions)}
+def promote_evaluated(registry: ModelRegistry, report: EvaluationReport) -> Stage:
+    """Production for a candidate that won, staging otherwise; the decision's reason goes on record."""
+    if report.candidate_version is None:
+        raise TwinError("This evaluation report names no candidate version; evaluate a registry version.")
+    stage = Stage.PRODUCTION if report.decision.promote else Stage.STAGING
+    registry.promote(report.candidate_version, stage, report.decision.reason)
+    return stage

@@ -7,7 +7,7 @@ from typing import cast
 from loguru import logger
 from pydantic import BaseModel, Field
 
-from llm_engineering.application.evaluation_setup import EvaluationConfig
+from llm_engineering.application.evaluation_config import EvaluationConfig
 from llm_engineering.application.generation import generate_parsed
 from llm_engineering.application.ports import ChatModel, ChoiceScorer
 from llm_engineering.application.prompting import render_conversation

@@ -1,7 +1,8 @@
 """The small interfaces use cases are written against; infrastructure implements them."""
 
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from llm_engineering.domain.documents import DataCategory, Document, UserDocument
 from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
 from llm_engineering.domain.inference import Feedback, RetrievedChunk, Trace
+from llm_engineering.domain.registry import ModelVersion, Stage
 
 
 class InsertOutcome(StrEnum):
@@ -180,4 +182,51 @@ class StreamingChatModel(Protocol):
     ) -> Generator[str, None, Completion]:
         """The answer's text in pieces, in order; joined they are the whole answer. Returns (as the
         generator's value) the Completion: that text with the backend's prompt and completion token counts."""
+        ...
+
+
+class ModelRegistry(Protocol):
+    """The model registry: the twin's versions, their stages, and the facts logged on each.
+
+    Versions are named by number (`3`, `"3"`) or by name; an absent one raises RegistryError.
+    """
+
+    def latest(self) -> ModelVersion:
+        """The newest version: what the last training run registered."""
+        ...
+
+    def production(self) -> ModelVersion | None:
+        """The version in production, or None while none has been promoted to it."""
+        ...
+
+    def get(self, version: str | int) -> ModelVersion: ...
+
+    def list_versions(self) -> list[ModelVersion]:
+        """Every version, newest first."""
+        ...
+
+    def promote(self, version: str | int, stage: Stage, reason: str) -> ModelVersion:
+        """Move a version to `stage`, recording who, when and why; the version holding it loses it."""
+        ...
+
+    def rollback(self, reason: str) -> ModelVersion:
+        """Give production back to the version the current one replaced; returns that version."""
+        ...
+
+    def log_metadata(self, version: str | int, values: Mapping[str, Any]) -> None: ...
+
+    def model_dir(self, version: str | int) -> Path:
+        """The merged model folder logged on the version; RegistryError when none was logged."""
+        ...
+
+
+class ModelLoader(Protocol):
+    """Loads the models an evaluation answers with, from a registry folder or the bundled base."""
+
+    def load(self, model_dir: Path, label: str) -> ChatModel:
+        """The model saved in `model_dir`, answering under `label` as its model_id."""
+        ...
+
+    def base(self, label: str) -> ChatModel:
+        """The base model the twin is fine-tuned from."""
         ...

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from loguru import logger
 from pydantic import BaseModel, Field
 
-from llm_engineering.application.evaluation_setup import EvaluationConfig, TextMetrics
+from llm_engineering.application.evaluation_config import EvaluationConfig, ReferenceMetrics
 from llm_engineering.application.judging import JudgeResults, PairwiseResults
 from llm_engineering.application.ports import ChatModel
 from llm_engineering.domain.evaluation import ModelScores
@@ -47,9 +47,9 @@ def score_model(
     *,
     judged: JudgeResults,
     win_rate: float | None,
-    metrics: TextMetrics,
+    metrics: ReferenceMetrics,
 ) -> ModelScores:
-    """Judge means over the judged answers, reference overlap and length over all answers."""
+    """Judge means over the judged answers, each reference metric and the length over all answers."""
     if not judged.judgements:
         reasons = "; ".join(sorted(set(judged.failures.values()))[:3])
         raise TwinError(
@@ -62,8 +62,7 @@ def score_model(
         judge_accuracy=sum(j.accuracy for j in scores) / len(scores),
         judge_style=sum(j.style for j in scores) / len(scores),
         win_rate=win_rate,
-        rouge_l=metrics.rouge_l(answers, references),
-        bleu=metrics.bleu(answers, references),
+        reference={name: metric(answers, references) for name, metric in metrics.items()},
         answer_words=sum(len(a.split()) for a in answers) / len(answers),
         samples=len(answers),
         judged=len(scores),

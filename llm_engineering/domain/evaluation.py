@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 def _check_queries(ranked_ids: Sequence[Sequence[str]], relevant: Sequence[str]) -> None:
@@ -34,7 +34,7 @@ def mean_reciprocal_rank(ranked_ids: Sequence[Sequence[str]], relevant: Sequence
 
 
 class ModelScores(BaseModel):
-    """How one model did on the test split: judge means, reference overlap, and answer length."""
+    """How one model did on the test split: judge means, reference metrics by name, and answer length."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -47,16 +47,31 @@ class ModelScores(BaseModel):
         le=1,
         description="Pairwise wins against production (a tie counts half); None without one.",
     )
-    rouge_l: float = Field(ge=0, le=1, description="Mean ROUGE-L F-measure against the author's answers.")
-    bleu: float = Field(ge=0, le=1, description="Corpus BLEU against the author's answers, from 0 to 1.")
+    reference: dict[str, float] = Field(
+        default_factory=dict,
+        description="Overlap with the author's own answers, by metric name (rouge_l, bleu, …), each 0 to 1.",
+    )
     answer_words: float = Field(ge=0, description="Mean answer length in words.")
     samples: int = Field(ge=0, description="Test samples answered.")
     judged: int = Field(ge=0, description="Answers the judge scored; the rest never gave a readable score.")
+
+    @field_validator("reference")
+    @classmethod
+    def _within_unit_interval(cls, values: dict[str, float]) -> dict[str, float]:
+        outside = {name: value for name, value in values.items() if not 0 <= value <= 1}
+        if outside:
+            raise ValueError(f"Reference metrics run from 0 to 1; got {outside}.")
+        return values
 
     @property
     def judge_score(self) -> float:
         """Accuracy and style averaged: the number promotion compares."""
         return (self.judge_accuracy + self.judge_style) / 2
+
+    def metrics(self) -> dict[str, float]:
+        """Every number of this model by name, as the registry logs them and `models list` shows them."""
+        named = {"judge_score": self.judge_score, **self.reference}
+        return named if self.win_rate is None else {**named, "win_rate": self.win_rate}
 
 
 class PromotionDecision(BaseModel):
@@ -67,14 +82,14 @@ class PromotionDecision(BaseModel):
 
 
 def _describe(scores: ModelScores) -> str:
-    return f"judge {scores.judge_score:.3f}, ROUGE-L {scores.rouge_l:.3f}, BLEU {scores.bleu:.3f}"
+    return ", ".join(f"{name} {value:.3f}" for name, value in scores.metrics().items() if name != "win_rate")
 
 
 def decide_promotion(
     candidate: ModelScores, production: ModelScores | None, tolerance: float
 ) -> PromotionDecision:
     """Promote when there is no production model, or when the candidate's judge score beats production's
-    and neither ROUGE-L nor BLEU drops by more than `tolerance` (absolute)."""
+    and no reference metric the two share drops by more than `tolerance` (absolute)."""
     if production is None:
         return PromotionDecision(
             promote=True, reason=f"No production model yet; candidate: {_describe(candidate)}."
@@ -82,10 +97,8 @@ def decide_promotion(
     problems = []
     if candidate.judge_score <= production.judge_score:
         problems.append(f"judge score {candidate.judge_score:.3f} does not beat {production.judge_score:.3f}")
-    for name, new, old in (
-        ("ROUGE-L", candidate.rouge_l, production.rouge_l),
-        ("BLEU", candidate.bleu, production.bleu),
-    ):
+    for name in [name for name in candidate.reference if name in production.reference]:
+        new, old = candidate.reference[name], production.reference[name]
         if old - new > tolerance + 1e-12:  # the epsilon keeps a drop of exactly `tolerance` allowed
             problems.append(f"{name} drops from {old:.3f} to {new:.3f}, more than {tolerance:.3f}")
     verdict = "; ".join(problems) if problems else f"beats production within tolerance {tolerance:.3f}"

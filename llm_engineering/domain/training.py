@@ -12,10 +12,6 @@ STAGE_ORDER: tuple[Stage, ...] = ("sft", "dpo")
 Message = dict[str, str]
 
 
-# The name of the twin in the model registry.
-TWIN_MODEL_NAME = "llm_twin"
-
-
 class LoraSettings(BaseModel):
     """The low-rank adapter trained by the `lora` and `qlora` methods."""
 

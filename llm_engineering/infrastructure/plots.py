@@ -6,6 +6,8 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from llm_engineering.domain.evaluation import ModelScores
+
 
 def loss_curve_png(history: Sequence[dict[str, Any]]) -> bytes:
     """Train (and eval, where logged) loss per step, one line per training stage."""
@@ -55,3 +57,39 @@ def html_page(title: str, images: Sequence[bytes], table: Sequence[dict[str, Any
 
 def _cell(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def comparison_plot(scores: Sequence[ModelScores]) -> bytes:
+    """A PNG of grouped bars per model: judge scores on their 1-3 scale, each reference metric on 0-1."""
+    if not scores:
+        raise ValueError("Need the scores of at least one model to plot.")
+    # The Agg canvas directly, not pyplot: no global figure state and no display needed.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 4), layout="constrained")
+    FigureCanvasAgg(figure)
+    reference = list(dict.fromkeys(name for model in scores for name in model.reference))
+    panels = {
+        "Judge (1-3)": (["judge_accuracy", "judge_style"], 3.3),
+        "Overlap with the author's answers (0-1)": (reference, 1.1),
+    }
+    width = 0.8 / len(scores)
+    for axes, (title, (metrics, top)) in zip(figure.subplots(1, 2), panels.items(), strict=True):
+        for n, model in enumerate(scores):
+            named = {
+                "judge_accuracy": model.judge_accuracy,
+                "judge_style": model.judge_style,
+                **model.reference,
+            }
+            values = [float(named.get(metric, 0.0)) for metric in metrics]
+            positions = [i + (n - (len(scores) - 1) / 2) * width for i in range(len(metrics))]
+            bars = axes.bar(positions, values, width, label=model.model)
+            axes.bar_label(bars, fmt="%.2f", fontsize=8)
+        axes.set_xticks(range(len(metrics)), metrics)
+        axes.set_ylim(0, top)
+        axes.set_title(title)
+    figure.legend(*figure.axes[0].get_legend_handles_labels(), loc="outside right upper")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()

@@ -1,14 +1,14 @@
 """The warehouse over the MongoDB API: pymongo against a server, litemongo embedded on disk."""
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 import pymongo
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from llm_engineering.application.ports import InsertOutcome
+from llm_engineering.application.ports import DocumentStore, InsertOutcome
 from llm_engineering.domain.documents import (
     DOCUMENT_TYPES,
     DataCategory,
@@ -17,6 +17,9 @@ from llm_engineering.domain.documents import (
 )
 from llm_engineering.domain.exceptions import WarehouseUnavailableError
 from llm_engineering.infrastructure.settings import Settings
+
+if TYPE_CHECKING:
+    from llm_engineering.infrastructure.monitoring.feedback_store import MongoFeedbackStore
 
 
 def document_to_mongo(document: Document) -> dict[str, Any]:
@@ -136,3 +139,31 @@ def connect_database(settings: Settings) -> Database:
             "the embedded warehouse."
         ) from error
     return client[settings.database_name]
+
+
+class WarehouseStores(NamedTuple):
+    """The stores kept in one warehouse database: documents, and traces with their feedback."""
+
+    documents: DocumentStore
+    feedback: "MongoFeedbackStore"
+
+
+def open_warehouse(settings: Settings) -> WarehouseStores:
+    """The warehouse's stores over one connection, usable from any thread.
+
+    The embedded warehouse's SQLite connections belong to the thread that opened them, so there the
+    database and both stores live on one thread of their own and every call runs there. A MongoDB
+    server's client is shared by all threads as it is.
+    """
+    from llm_engineering.infrastructure.monitoring.feedback_store import MongoFeedbackStore
+
+    if not settings.uses_embedded_warehouse:
+        database = connect_database(settings)
+        return WarehouseStores(MongoWarehouse(database), MongoFeedbackStore(database))
+    from llm_engineering.infrastructure.thread_confined import ThreadConfiner
+
+    confiner = ThreadConfiner("warehouse")
+    database = confiner.run(lambda: connect_database(settings))
+    return WarehouseStores(
+        confiner.build(lambda: MongoWarehouse(database)), confiner.build(lambda: MongoFeedbackStore(database))
+    )

@@ -3,6 +3,7 @@ from typing import Annotated
 
 from zenml import get_step_context, log_metadata, step
 
+from llm_engineering.domain.registry import Key
 from llm_engineering.domain.training import TrainingConfig, TrainingResult
 from llm_engineering.infrastructure.container import get_hub_publisher
 from llm_engineering.infrastructure.hub import HubRepo
@@ -23,7 +24,7 @@ def push_model_to_huggingface(
     published = publish_model(
         get_hub_publisher(), Path(training_result.model_dir), HubRepo(model_id, "model"), card
     )
-    metadata = {"hub_url": published.repo_url, "hub_commit": published.commit_oid}
+    metadata = {Key.HUB_URL: published.repo_url, Key.HUB_COMMIT: published.commit_oid}
     log_metadata(metadata=metadata)
     log_metadata(metadata=metadata, infer_model=True)
     return published.commit_oid

@@ -4,11 +4,11 @@ from datasets import DatasetDict
 from zenml import get_step_context, log_metadata, step
 from zenml.types import HTMLString
 
+from llm_engineering.domain.registry import Key
 from llm_engineering.domain.training import TrainingConfig, TrainingResult
-from llm_engineering.infrastructure.container import get_database, get_settings
+from llm_engineering.infrastructure.container import get_feedback_store, get_settings
 from llm_engineering.infrastructure.hf_datasets import with_feedback
 from llm_engineering.infrastructure.llm import default_model_dir
-from llm_engineering.infrastructure.monitoring import WarehouseMonitoring
 from llm_engineering.infrastructure.plots import html_page, loss_curve_png
 from llm_engineering.infrastructure.training.tracking import experiment_trackers
 from llm_engineering.infrastructure.training.trl_training import train
@@ -16,7 +16,7 @@ from llm_engineering.infrastructure.training.trl_training import train
 
 def feedback_pairs() -> list[tuple[str, str, str, str]]:
     """(answer_id, question, answer, correction) of every 👎 answer a user corrected, from the warehouse."""
-    pairs = WarehouseMonitoring(get_database()).feedback_pairs()
+    pairs = get_feedback_store().feedback_pairs()
     return [(p.answer_id, p.query, p.answer, p.correction or "") for p in pairs if p.is_preference]
 
 
@@ -37,11 +37,11 @@ def train_model(
         report_to=experiment_trackers(settings),
     )
     metadata = {
-        "model_dir": result.model_dir,
-        "feedback_pairs": len(feedback),
-        "method": config.method,
-        "system_prompt": config.system_prompt,
-        "stages": {stage: summary.model_dump() for stage, summary in result.stages.items()},
+        Key.MODEL_DIR: result.model_dir,
+        Key.FEEDBACK_PAIRS: len(feedback),
+        Key.METHOD: config.method,
+        Key.SYSTEM_PROMPT: config.system_prompt,
+        Key.STAGES: {stage: summary.model_dump() for stage, summary in result.stages.items()},
     }
     log_metadata(metadata=metadata)
     log_metadata(metadata=metadata, infer_model=True)  # on the model version this run creates

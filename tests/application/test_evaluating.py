@@ -1,24 +1,24 @@
-import json
 from collections.abc import Callable, Sequence
-from uuid import uuid4
+from pathlib import Path
 
 import pytest
 
 from llm_engineering.application.evaluating import (
     Contestants,
+    EvaluationSetup,
+    evaluate_candidate,
     evaluate_models,
-    evaluate_retrieval,
-    generate_retrieval_questions,
-    sample_chunks,
+    promote_evaluated,
 )
-from llm_engineering.application.evaluation_setup import EvaluationConfig, TextMetrics
+from llm_engineering.application.evaluation_config import EvaluationConfig, ReferenceMetrics
 from llm_engineering.application.judging import judge_answers, judge_pairwise
-from llm_engineering.application.ports import VectorPoint
 from llm_engineering.application.scoring import answer_questions
-from llm_engineering.domain.exceptions import TwinError
+from llm_engineering.application.serving import ServedFrom, ServedModel
+from llm_engineering.domain.exceptions import RegistryError, TwinError
 from llm_engineering.domain.generation import TWIN_SYSTEM_PROMPT, Completion, Conversation, GenerationConfig
-from llm_engineering.infrastructure.metrics import bleu, rouge_l
-from tests.support.fakes import HashingEmbedder, InMemoryVectorIndex, ScriptedChatModel
+from llm_engineering.domain.registry import Key, Stage
+from llm_engineering.infrastructure.text_overlap import bleu, rouge_l
+from tests.support.fakes import HashingEmbedder, InMemoryRegistry, InMemoryVectorIndex, ScriptedChatModel
 
 TOPICS = ["retries", "chunk overlap", "payload indexes", "evaluation sets", "batching", "caching"]
 CONFIG = EvaluationConfig(batch_size=4, max_retries=2)
@@ -132,8 +132,11 @@ def test_pairwise_order_is_randomised_but_the_better_model_always_wins() -> None
     assert set(reversed_results.outcomes.values()) == {"other"}
 
 
-def fixed_metrics(value: float) -> TextMetrics:
-    return TextMetrics(rouge_l=lambda p, r: value, bleu=lambda p, r: value)
+OVERLAP: ReferenceMetrics = {"rouge_l": rouge_l, "bleu": bleu}
+
+
+def fixed_metrics(value: float) -> ReferenceMetrics:
+    return {"rouge_l": lambda p, r: value, "bleu": lambda p, r: value}
 
 
 def test_a_candidate_in_the_authors_voice_beats_a_generic_production_model() -> None:
@@ -142,12 +145,12 @@ def test_a_candidate_in_the_authors_voice_beats_a_generic_production_model() -> 
         judge=ScriptedChatModel(judge),
         production=ScriptedChatModel(generic),
     )
-    report = evaluate_models(models, SAMPLES, TextMetrics(rouge_l=rouge_l, bleu=bleu), CONFIG)
+    report = evaluate_models(models, SAMPLES, OVERLAP, CONFIG)
     candidate, production = report.scores
     assert (candidate.model, candidate.judge_accuracy, candidate.judge_style) == ("candidate", 3.0, 3.0)
     assert (production.model, production.judge_accuracy, production.judge_style) == ("production", 2.0, 1.0)
     assert candidate.win_rate == 1.0 and production.win_rate is None
-    assert candidate.rouge_l == 1.0 and candidate.bleu == 1.0 and production.rouge_l < 0.3
+    assert candidate.reference == {"rouge_l": 1.0, "bleu": 1.0} and production.reference["rouge_l"] < 0.3
     assert candidate.samples == candidate.judged == len(TOPICS)
     assert candidate.answer_words == sum(len(reference(t).split()) for t in TOPICS) / len(TOPICS)
     assert report.decision.promote and "3.000" in report.decision.reason
@@ -166,7 +169,7 @@ def test_without_production_the_candidate_is_promoted_and_max_samples_applies() 
     config = CONFIG.model_copy(update={"max_samples": 2})
     report = evaluate_models(models, SAMPLES, fixed_metrics(0.25), config)
     [scores] = report.scores
-    assert scores.win_rate is None and scores.samples == 2 and scores.rouge_l == 0.25
+    assert scores.win_rate is None and scores.samples == 2 and scores.reference["rouge_l"] == 0.25
     assert report.decision.promote and "No production model" in report.decision.reason
     assert len(report.rows) == 2 and report.rows[0].pairwise is None
 
@@ -183,79 +186,6 @@ def test_an_empty_test_split_is_refused() -> None:
     models = Contestants(candidate=ScriptedChatModel(twin), judge=ScriptedChatModel(judge))
     with pytest.raises(TwinError, match="test split is empty"):
         evaluate_models(models, [], fixed_metrics(0.5), CONFIG)
-
-
-CHUNKS = {
-    "embedded_articles": [
-        "qdrant payload indexes speed filtered vector search",
-        "mongodb warehouse keeps documents unique by link",
-    ],
-    "embedded_posts": [
-        "selenium crawls linkedin posts behind a login",
-        "minhash finds near duplicate samples cheaply",
-    ],
-    "embedded_repositories": ["pytest fixtures build temporary git repositories"],
-}
-
-
-def feature_store(embedder: HashingEmbedder) -> tuple[InMemoryVectorIndex, dict[str, str]]:
-    """Chunks spread over the embedded collections; returns the index and each chunk's id by its text."""
-    index, ids = InMemoryVectorIndex(), {}
-    for collection, texts in CHUNKS.items():
-        index.ensure_collection(collection, embedder.dimension)
-        points = []
-        for text, vector in zip(texts, embedder.embed(texts), strict=True):
-            ids[text] = str(uuid4())
-            points.append(
-                VectorPoint(id=uuid4(), payload={"chunk_id": ids[text], "content": text}, vector=vector)
-            )
-        index.upsert(collection, points)
-    return index, ids
-
-
-def test_retrieval_finds_each_questions_own_chunk_across_collections() -> None:
-    embedder = HashingEmbedder()
-    index, ids = feature_store(embedder)
-    # Each question holds exactly its chunk's words, so its chunk is the one nearest; the last question's
-    # chunk is not in the store, so it misses at every k.
-    questions = [(text, ids[text]) for text in ids] + [("qdrant payload indexes", "not-indexed")]
-    metrics = evaluate_retrieval(index, embedder, questions, k=3)
-    assert metrics == {"hit_at_k": 5 / 6, "mrr": pytest.approx(5 / 6), "k": 3, "queries": 6}
-
-
-def test_retrieval_needs_questions() -> None:
-    embedder = HashingEmbedder()
-    index, _ = feature_store(embedder)
-    with pytest.raises(TwinError, match="No retrieval questions"):
-        evaluate_retrieval(index, embedder, [], k=3)
-
-
-def question_writer(user: str, attempt: int) -> str:
-    """Asks about a chunk in its first four words (all of them would be refused as an echo of the chunk);
-    answers the minhash chunk with chatter that holds no question."""
-    passage = user.split("Text by the author:")[1].split("Write one question")[0].strip()
-    if passage.startswith("minhash"):
-        return "Sure!"
-    return json.dumps({"instruction": f"Why {' '.join(passage.split()[:4])} ?"})
-
-
-def test_questions_are_written_per_chunk_and_find_their_chunk() -> None:
-    embedder = HashingEmbedder()
-    index, ids = feature_store(embedder)
-    chunks = sample_chunks(index, count=10, seed=1)
-    assert sorted(text for _, text in chunks) == sorted(ids) and sample_chunks(index, 10, seed=1) == chunks
-    assert len(sample_chunks(index, count=2, seed=1)) == 2
-    chat = ScriptedChatModel(question_writer)
-    questions = generate_retrieval_questions(chat, chunks, CONFIG)
-    by_chunk = {chunk_id: question for question, chunk_id in questions}
-    minhash = ids["minhash finds near duplicate samples cheaply"]
-    assert minhash not in by_chunk and len(by_chunk) == len(ids) - 1
-    assert by_chunk[ids["qdrant payload indexes speed filtered vector search"]] == (
-        "Why qdrant payload indexes speed ?"
-    )
-    assert chat.asked.count(next(u for u in chat.asked if "minhash" in u)) == CONFIG.max_retries + 1
-    metrics = evaluate_retrieval(index, embedder, questions, k=1)
-    assert metrics == {"hit_at_k": 1.0, "mrr": 1.0, "k": 1, "queries": len(ids) - 1}
 
 
 class ChoiceJudge(ScriptedChatModel):
@@ -286,7 +216,7 @@ def test_choice_judging_scores_expected_values_and_decides() -> None:
         candidate=ScriptedChatModel(twin), judge=judge, production=ScriptedChatModel(generic)
     )
     config = CONFIG.model_copy(update={"judge_mode": "choice"})
-    report = evaluate_models(models, SAMPLES, TextMetrics(rouge_l=rouge_l, bleu=bleu), config)
+    report = evaluate_models(models, SAMPLES, OVERLAP, config)
     candidate, production = report.scores
     assert candidate.judge_accuracy == pytest.approx(2.7) and candidate.judge_style == pytest.approx(2.7)
     assert production.judge_accuracy == pytest.approx(1.4) and candidate.win_rate == 1.0
@@ -301,3 +231,109 @@ def test_choice_judging_needs_a_backend_that_scores_choices() -> None:
     config = CONFIG.model_copy(update={"judge_mode": "choice"})
     with pytest.raises(TwinError, match=r"cannot score choices.*judge_mode: generate"):
         evaluate_models(models, SAMPLES, fixed_metrics(0.5), config)
+
+
+class FolderLoader:
+    """A `ModelLoader` whose models answer by the folder they were loaded from: the author's words for
+    a folder named `twin`, generic prose for any other; records what it loaded."""
+
+    def __init__(self) -> None:
+        self.loaded: list[tuple[str, str]] = []
+
+    def load(self, model_dir: Path, label: str) -> ScriptedChatModel:
+        self.loaded.append((model_dir.name, label))
+        model = ScriptedChatModel(twin if model_dir.name == "twin" else generic)
+        model.model_id = label
+        return model
+
+    def base(self, label: str) -> ScriptedChatModel:
+        return self.load(Path("base"), label)
+
+
+def setup_for(registry: InMemoryRegistry, loader: FolderLoader, served: ServedModel) -> EvaluationSetup:
+    return EvaluationSetup(
+        registry=registry,
+        loader=loader,
+        judge=ScriptedChatModel(judge),
+        served=served,
+        metrics=OVERLAP,
+        index=InMemoryVectorIndex(),
+        embedder=HashingEmbedder(),
+    )
+
+
+NO_RETRIEVAL = CONFIG.model_copy(update={"retrieval_queries": 0})
+
+
+def test_the_newest_version_is_judged_against_the_served_one_and_its_metrics_go_on_record() -> None:
+    registry, loader = InMemoryRegistry(), FolderLoader()
+    registry.register(Path("/models/generic"))
+    production = registry.promote(1, Stage.PRODUCTION, "first")
+    registry.register(Path("/models/twin"))
+    served = ServedModel(source=ServedFrom.PRODUCTION, model_dir=Path("/models/generic"), version=production)
+
+    report = evaluate_candidate(setup_for(registry, loader, served), SAMPLES, NO_RETRIEVAL)
+
+    assert loader.loaded == [("twin", "candidate v2"), ("generic", "production"), ("base", "base")]
+    assert report.candidate_version == 2 and report.decision.promote
+    logged = registry.get(2).metrics
+    assert logged == report.candidate_metrics() and logged["judge_score"] == 3.0 and logged["rouge_l"] == 1.0
+    assert registry.get(2).metadata[Key.METRICS]["win_rate"] == 1.0 and registry.get(1).metrics == {}
+
+    assert promote_evaluated(registry, report) is Stage.PRODUCTION
+    assert registry.production() == registry.get(2) and registry.get(2).metadata[Key.PREVIOUS_PRODUCTION] == 1
+
+
+def test_a_losing_candidate_is_staged_with_the_reason_on_record() -> None:
+    registry, loader = InMemoryRegistry(), FolderLoader()
+    registry.register(Path("/models/twin"))
+    production = registry.promote(1, Stage.PRODUCTION, "first")
+    registry.register(Path("/models/generic"))
+    served = ServedModel(source=ServedFrom.PRODUCTION, model_dir=Path("/models/twin"), version=production)
+
+    report = evaluate_candidate(setup_for(registry, loader, served), SAMPLES, NO_RETRIEVAL)
+
+    assert not report.decision.promote
+    assert promote_evaluated(registry, report) is Stage.STAGING
+    assert registry.production() == registry.get(1)
+    assert registry.get(2).metadata[Key.PROMOTION_REASON] == report.decision.reason
+
+
+def test_with_the_backend_fallback_serving_there_is_nothing_to_beat() -> None:
+    registry, loader = InMemoryRegistry(), FolderLoader()
+    registry.register(Path("/models/generic"))
+    served = ServedModel(source=ServedFrom.BACKEND)
+
+    report = evaluate_candidate(setup_for(registry, loader, served), SAMPLES, NO_RETRIEVAL)
+
+    assert [label for _, label in loader.loaded] == ["candidate v1", "base"]
+    assert report.decision.promote and "No production model" in report.decision.reason
+
+
+def test_the_production_version_is_not_evaluated_against_itself() -> None:
+    registry, loader = InMemoryRegistry(), FolderLoader()
+    registry.register(Path("/models/twin"))
+    production = registry.promote(1, Stage.PRODUCTION, "first")
+    served = ServedModel(source=ServedFrom.PRODUCTION, model_dir=Path("/models/twin"), version=production)
+
+    report = evaluate_candidate(setup_for(registry, loader, served), SAMPLES, NO_RETRIEVAL)
+
+    assert [label for _, label in loader.loaded] == ["candidate v1", "base"]
+    assert [scores.model for scores in report.scores] == ["candidate", "base"]
+
+
+def test_a_version_without_a_model_folder_or_a_report_without_a_version_is_refused() -> None:
+    registry, loader = InMemoryRegistry(), FolderLoader()
+    registry.register()
+    with pytest.raises(RegistryError, match="no logged model_dir"):
+        evaluate_candidate(
+            setup_for(registry, loader, ServedModel(source=ServedFrom.BACKEND)), SAMPLES, CONFIG
+        )
+    report = evaluate_models(
+        Contestants(candidate=ScriptedChatModel(twin), judge=ScriptedChatModel(judge)),
+        SAMPLES,
+        OVERLAP,
+        CONFIG,
+    )
+    with pytest.raises(TwinError, match="names no candidate version"):
+        promote_evaluated(registry, report)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from llm_engineering.infrastructure.llm import default_model_dir
-from llm_engineering.infrastructure.llm.local import is_model_dir
+from llm_engineering.infrastructure.llm.local.model import is_model_dir
 from llm_engineering.infrastructure.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

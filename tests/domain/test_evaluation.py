@@ -210,8 +210,7 @@ def scores(model: str, accuracy: float, style: float, rouge_l: float, bleu: floa
         model=model,
         judge_accuracy=accuracy,
         judge_style=style,
-        rouge_l=rouge_l,
-        bleu=bleu,
+        reference={"rouge_l": rouge_l, "bleu": bleu},
         answer_words=40,
         samples=10,
         judged=10,
@@ -232,21 +231,21 @@ def test_a_first_model_is_promoted_with_its_numbers() -> None:
 def test_better_judge_score_with_rouge_l_regressing_beyond_tolerance_is_not_promoted() -> None:
     decision = decide_promotion(scores("candidate", 2.5, 2.5, 0.300, 0.120), PRODUCTION, tolerance=0.02)
     assert not decision.promote
-    assert "ROUGE-L drops from 0.350 to 0.300, more than 0.020" in decision.reason
+    assert "rouge_l drops from 0.350 to 0.300, more than 0.020" in decision.reason
     assert "2.500" in decision.reason and "2.000" in decision.reason
 
 
 def test_better_judge_score_with_bleu_regressing_beyond_tolerance_is_not_promoted() -> None:
     decision = decide_promotion(scores("candidate", 2.5, 2.5, 0.350, 0.050), PRODUCTION, tolerance=0.02)
     assert not decision.promote
-    assert "BLEU drops from 0.120 to 0.050" in decision.reason and "ROUGE-L drops" not in decision.reason
+    assert "bleu drops from 0.120 to 0.050" in decision.reason and "rouge_l drops" not in decision.reason
 
 
 def test_better_judge_score_with_regressions_within_tolerance_is_promoted() -> None:
     decision = decide_promotion(scores("candidate", 2.2, 2.0, 0.340, 0.100), PRODUCTION, tolerance=0.02)
     assert decision.promote
-    assert "judge 2.100" in decision.reason and "ROUGE-L 0.340" in decision.reason
-    assert "BLEU 0.100" in decision.reason and "0.020" in decision.reason
+    assert "judge_score 2.100" in decision.reason and "rouge_l 0.340" in decision.reason
+    assert "bleu 0.100" in decision.reason and "0.020" in decision.reason
 
 
 def test_a_drop_of_exactly_the_tolerance_is_allowed() -> None:
@@ -279,3 +278,22 @@ def test_judgement_from_choices_keeps_the_probabilities_as_its_reason() -> None:
 @pytest.mark.parametrize(("a", "b", "verdict"), [(0.6, 0.4, "A"), (0.2, 0.8, "B"), (0.5, 0.5, "tie")])
 def test_verdict_from_choices_picks_the_likelier(a: float, b: float, verdict: str) -> None:
     assert verdict_from_choices({"A": a, "B": b}) == verdict
+
+
+def test_reference_metrics_outside_zero_to_one_are_refused() -> None:
+    with pytest.raises(ValueError, match="from 0 to 1"):
+        scores("candidate", 2.0, 2.0, 1.5, 0.1)
+
+
+def test_a_new_reference_metric_is_guarded_without_code_for_it() -> None:
+    candidate = PRODUCTION.model_copy(
+        update={
+            "model": "candidate",
+            "judge_accuracy": 2.5,
+            "reference": {**PRODUCTION.reference, "meteor": 0.1},
+        }
+    )
+    production = PRODUCTION.model_copy(update={"reference": {**PRODUCTION.reference, "meteor": 0.4}})
+    decision = decide_promotion(candidate, production, tolerance=0.02)
+    assert not decision.promote and "meteor drops from 0.400 to 0.100" in decision.reason
+    assert candidate.metrics() == {"judge_score": 2.25, "rouge_l": 0.35, "bleu": 0.12, "meteor": 0.1}

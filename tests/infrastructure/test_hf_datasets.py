@@ -5,9 +5,8 @@ from pathlib import Path
 from datasets import Dataset, DatasetDict
 
 from llm_engineering.domain.inference import Feedback, Trace
-from llm_engineering.infrastructure.container import get_database
+from llm_engineering.infrastructure.container import get_feedback_store
 from llm_engineering.infrastructure.hf_datasets import FEEDBACK_CATEGORY, with_feedback
-from llm_engineering.infrastructure.monitoring import WarehouseMonitoring
 
 
 def preference() -> DatasetDict:
@@ -39,7 +38,7 @@ def test_corrected_answers_become_train_pairs_and_the_test_split_stays() -> None
 def test_the_pairs_come_from_downvoted_corrected_answers_in_the_warehouse(data_dir: Path) -> None:
     from steps.training.train import feedback_pairs
 
-    monitoring = WarehouseMonitoring(get_database())
+    monitoring = get_feedback_store()
     for n, (rating, correction) in enumerate([("down", "Say it my way."), ("down", None), ("up", None)]):
         trace = Trace(id=f"t{n}", query=f"question {n}", answer=f"answer {n}")
         monitoring.record(trace)

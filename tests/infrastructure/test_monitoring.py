@@ -15,14 +15,13 @@ from pymongo.database import Database
 
 from llm_engineering.domain.exceptions import TwinError, WarehouseUnavailableError
 from llm_engineering.domain.inference import Feedback, GuardrailVerdict, Trace
-from llm_engineering.infrastructure.monitoring import (
-    FanOutSink,
+from llm_engineering.infrastructure.monitoring.fan_out import FanOutSink, TraceDeliveryError
+from llm_engineering.infrastructure.monitoring.feedback_store import (
     FeedbackPair,
-    TraceDeliveryError,
+    MongoFeedbackStore,
     UnknownAnswerError,
-    WarehouseMonitoring,
 )
-from llm_engineering.infrastructure.monitoring_opik import OpikTraceSink, uuid7
+from llm_engineering.infrastructure.monitoring.opik import OpikTraceSink, uuid7
 from tests.support.opik_server import OpikServer, is_uuid7
 
 # The backend fixtures (`warehouse_database` on embedded, mongoeco and MongoDB) come from this plugin.
@@ -58,8 +57,8 @@ def feedback(answer_id: str, rating: str, at: datetime, correction: str | None =
 
 
 @pytest.fixture
-def monitoring(warehouse_database: Database) -> WarehouseMonitoring:
-    return WarehouseMonitoring(warehouse_database)
+def monitoring(warehouse_database: Database) -> MongoFeedbackStore:
+    return MongoFeedbackStore(warehouse_database)
 
 
 # --- the warehouse ---------------------------------------------------------------------------------
@@ -87,12 +86,12 @@ def monitoring(warehouse_database: Database) -> WarehouseMonitoring:
         pytest.param(trace(status="error", error="LLMError: the model server timed out"), id="error"),
     ],
 )
-def test_a_trace_comes_back_equal(monitoring: WarehouseMonitoring, stored: Trace) -> None:
+def test_a_trace_comes_back_equal(monitoring: MongoFeedbackStore, stored: Trace) -> None:
     monitoring.record(stored)
     assert monitoring.get_trace(stored.id) == stored
 
 
-def test_times_are_kept_to_the_millisecond(monitoring: WarehouseMonitoring) -> None:
+def test_times_are_kept_to_the_millisecond(monitoring: MongoFeedbackStore) -> None:
     stored = trace(created_at=T0.replace(microsecond=123456))
     monitoring.record(stored)
     found = monitoring.get_trace(stored.id)
@@ -101,7 +100,7 @@ def test_times_are_kept_to_the_millisecond(monitoring: WarehouseMonitoring) -> N
     assert found.model_copy(update={"created_at": stored.created_at}) == stored
 
 
-def test_recording_a_trace_again_replaces_it(monitoring: WarehouseMonitoring) -> None:
+def test_recording_a_trace_again_replaces_it(monitoring: MongoFeedbackStore) -> None:
     first = trace()
     monitoring.record(first)
     monitoring.record(first.model_copy(update={"answer": "Edited."}))
@@ -111,14 +110,14 @@ def test_recording_a_trace_again_replaces_it(monitoring: WarehouseMonitoring) ->
 
 
 def test_indexes_serve_the_lookups(warehouse_database: Database) -> None:
-    WarehouseMonitoring(warehouse_database)
+    MongoFeedbackStore(warehouse_database)
     trace_keys = [list(index["key"]) for index in warehouse_database["traces"].list_indexes()]
     feedback_keys = [list(index["key"]) for index in warehouse_database["feedback"].list_indexes()]
     assert ["created_at"] in trace_keys
     assert ["answer_id"] in feedback_keys
 
 
-def test_feedback_on_an_unknown_answer_is_refused(monitoring: WarehouseMonitoring) -> None:
+def test_feedback_on_an_unknown_answer_is_refused(monitoring: MongoFeedbackStore) -> None:
     monitoring.record(trace())
     with pytest.raises(UnknownAnswerError, match="no-such-answer") as raised:
         monitoring.add_feedback(feedback("no-such-answer", "up", T0))
@@ -126,7 +125,7 @@ def test_feedback_on_an_unknown_answer_is_refused(monitoring: WarehouseMonitorin
     assert list(monitoring.iter_feedback()) == []
 
 
-def test_feedback_is_all_kept_oldest_first(monitoring: WarehouseMonitoring) -> None:
+def test_feedback_is_all_kept_oldest_first(monitoring: MongoFeedbackStore) -> None:
     answer = trace()
     monitoring.record(answer)
     verdicts = [
@@ -140,7 +139,7 @@ def test_feedback_is_all_kept_oldest_first(monitoring: WarehouseMonitoring) -> N
     assert list(monitoring.iter_feedback()) == sorted(verdicts, key=lambda verdict: verdict.created_at)
 
 
-def test_feedback_pairs_join_the_latest_verdict_with_its_answer(monitoring: WarehouseMonitoring) -> None:
+def test_feedback_pairs_join_the_latest_verdict_with_its_answer(monitoring: MongoFeedbackStore) -> None:
     liked, corrected, unrated = trace(query="q1", answer="a1"), trace(query="q2", answer="a2"), trace()
     for stored in (liked, corrected, unrated):
         monitoring.record(stored)
@@ -169,13 +168,13 @@ def test_an_unreachable_warehouse_raises_warehouse_unavailable() -> None:
     client = pymongo.MongoClient(f"mongodb://127.0.0.1:{closed_local_port()}", serverSelectionTimeoutMS=200)
     try:
         with pytest.raises(WarehouseUnavailableError, match="poe local-infrastructure-up"):
-            WarehouseMonitoring(client["twin"])
+            MongoFeedbackStore(client["twin"])
     finally:
         client.close()
 
 
 @pytest.fixture(scope="module")
-def stopped_warehouse() -> Iterator[tuple[WarehouseMonitoring, Trace]]:
+def stopped_warehouse() -> Iterator[tuple[MongoFeedbackStore, Trace]]:
     """Monitoring on a mongoeco server that answered once (one trace stored) and then stopped."""
     # Imported here: importing the plugin module before pytest registers it would skip its assert rewriting.
     from tests.support.mongo_backends import mongoeco_python, start_mongoeco_server, stop_mongoeco_server
@@ -187,7 +186,7 @@ def stopped_warehouse() -> Iterator[tuple[WarehouseMonitoring, Trace]]:
         process, uri = start_mongoeco_server(python, stderr)
         client: pymongo.MongoClient = pymongo.MongoClient(uri, serverSelectionTimeoutMS=200, tz_aware=True)
         try:
-            monitoring = WarehouseMonitoring(client["twin_monitoring_test"])
+            monitoring = MongoFeedbackStore(client["twin_monitoring_test"])
             stored = trace()
             monitoring.record(stored)
         finally:
@@ -198,7 +197,7 @@ def stopped_warehouse() -> Iterator[tuple[WarehouseMonitoring, Trace]]:
             client.close()
 
 
-OPERATIONS: dict[str, Callable[[WarehouseMonitoring, Trace], object]] = {
+OPERATIONS: dict[str, Callable[[MongoFeedbackStore, Trace], object]] = {
     "record": lambda monitoring, stored: monitoring.record(trace()),
     "get_trace": lambda monitoring, stored: monitoring.get_trace(stored.id),
     "add_feedback": lambda monitoring, stored: monitoring.add_feedback(feedback(stored.id, "up", T0)),
@@ -209,7 +208,7 @@ OPERATIONS: dict[str, Callable[[WarehouseMonitoring, Trace], object]] = {
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_a_warehouse_that_went_down_raises_warehouse_unavailable(
-    stopped_warehouse: tuple[WarehouseMonitoring, Trace], operation: str
+    stopped_warehouse: tuple[MongoFeedbackStore, Trace], operation: str
 ) -> None:
     monitoring, stored = stopped_warehouse
     with pytest.raises(WarehouseUnavailableError, match="DATABASE_HOST"):
@@ -432,7 +431,7 @@ class RecordingSink:
         self.recorded.append(trace)
 
 
-def test_fan_out_keeps_the_warehouse_record_when_opik_fails(monitoring: WarehouseMonitoring) -> None:
+def test_fan_out_keeps_the_warehouse_record_when_opik_fails(monitoring: MongoFeedbackStore) -> None:
     sent = trace()
     with OpikServer() as server:
         server.status = 500

@@ -16,17 +16,19 @@ from zenml.integrations.huggingface.materializers.huggingface_datasets_materiali
     HFDatasetMaterializer,
 )
 
-from llm_engineering.application.evaluation_setup import EvaluationConfig
+from llm_engineering.application.evaluation_config import EvaluationConfig
 from llm_engineering.domain.generation import GenerationConfig
+from llm_engineering.domain.registry import Key
 from llm_engineering.domain.training import StageSettings, TrainingConfig
 from llm_engineering.infrastructure.container import get_settings
+from llm_engineering.infrastructure.container.models import get_model_registry
 from llm_engineering.infrastructure.hub import HubError
 from pipelines import evaluating, training
 from tests.support.chat_server import ChatServer, Reply
 from tests.support.hub_server import HubServer, client_for_stand_in
-from tools import registry
 
 pytestmark = pytest.mark.slow
+registry = get_model_registry()
 
 TOPICS = ["retries", "chunking", "caching", "batching", "evaluation", "indexes"]
 
@@ -80,14 +82,16 @@ def test_a_trained_version_is_evaluated_promoted_and_not_replaced_by_an_equal_on
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
 
         training.with_options(enable_cache=False)(config=TINY)
-        first = registry.latest_version()
-        model_dir = registry.model_dir_of(first)
-        assert model_dir is not None and (model_dir / "config.json").exists()
-        assert {"sft", "dpo"} <= set(first.run_metadata["stages"])
+        first = registry.latest()
+        model_dir = registry.model_dir(first.number)
+        assert (model_dir / "config.json").exists()
+        assert {"sft", "dpo"} <= set(first.metadata[Key.STAGES])
 
         evaluating.with_options(enable_cache=False)(config=QUICK)
-        assert registry.production_version().number == first.number
-        assert registry.get_version(first.number).run_metadata["judge_score"] == 2.0
+        production = registry.production()
+        assert production is not None and production.number == first.number
+        assert production.metrics["judge_score"] == 2.0
+        assert {"rouge_l", "bleu"} <= production.metrics.keys()
 
         with HubServer(token="hf_w") as hub:  # the second run also pushes its merged model
             client_for_stand_in(monkeypatch)
@@ -97,21 +101,21 @@ def test_a_trained_version_is_evaluated_promoted_and_not_replaced_by_an_equal_on
             training.with_options(enable_cache=False)(
                 config=TINY, push_to_huggingface_hub=True, model_id="iris/llm-twin"
             )
-        second = registry.latest_version()
+        second = registry.latest()
         evaluating.with_options(enable_cache=False)(config=QUICK)
 
     pushed = hub.repos["model", "iris/llm-twin"]
-    second_dir = registry.model_dir_of(second)
-    assert second_dir is not None
+    second_dir = registry.model_dir(second.number)
     weights = (second_dir / "model.safetensors").read_bytes()
     assert pushed.lfs["model.safetensors"] == (hashlib.sha256(weights).hexdigest(), len(weights))
     assert pushed.files["config.json"] == (second_dir / "config.json").read_bytes()
     assert f"Registry version `{second.number}`" in pushed.files["README.md"].decode()
-    assert registry.get_version(second.number).run_metadata["hub_url"] == f"{hub.origin}/iris/llm-twin"
+    assert registry.get(second.number).metadata[Key.HUB_URL] == f"{hub.origin}/iris/llm-twin"
 
     assert second.number == first.number + 1
-    assert registry.production_version().number == first.number  # an equal judge score does not promote
-    assert registry.get_version(second.number).stage == "staging"
+    production = registry.production()
+    assert production is not None and production.number == first.number  # an equal score does not promote
+    assert registry.get(second.number).stage == "staging"
 
 
 def test_a_push_that_could_not_happen_stops_the_run_before_training(

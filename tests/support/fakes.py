@@ -2,14 +2,17 @@
 
 import math
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from llm_engineering.application.ports import InsertOutcome, ScoredPoint, VectorPoint, Where
 from llm_engineering.domain.documents import DataCategory, Document, UserDocument
-from llm_engineering.domain.exceptions import CollectionNotFoundError, CrawlError
+from llm_engineering.domain.exceptions import CollectionNotFoundError, CrawlError, RegistryError
 from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
+from llm_engineering.domain.registry import Key, ModelVersion, Stage
 
 
 class InMemoryStore:
@@ -184,3 +187,72 @@ class ScriptedChatModel:
                 )
             )
         return completions
+
+
+class InMemoryRegistry:
+    """A `ModelRegistry` in a dict, with the stage rules of ZenML's: one version per stage, the one that
+    loses a stage is archived, and a promotion to production records the version it replaced."""
+
+    def __init__(self) -> None:
+        self.versions: dict[int, ModelVersion] = {}
+
+    def register(self, model_dir: Path | None = None, **metadata: Any) -> ModelVersion:
+        """A new version, as a training run leaves it."""
+        if model_dir is not None:
+            metadata[Key.MODEL_DIR] = str(model_dir)
+        number = len(self.versions) + 1
+        version = ModelVersion(number=number, name=str(number), created=datetime.now(UTC), metadata=metadata)
+        self.versions[number] = version
+        return version
+
+    def get(self, version: str | int) -> ModelVersion:
+        found = next((v for v in self.versions.values() if str(version) in (str(v.number), v.name)), None)
+        if found is None:
+            raise RegistryError(f"No version {version!r}.")
+        return found
+
+    def latest(self) -> ModelVersion:
+        if not self.versions:
+            raise RegistryError("No version yet.")
+        return self.versions[max(self.versions)]
+
+    def production(self) -> ModelVersion | None:
+        return next((v for v in self.versions.values() if v.stage == Stage.PRODUCTION), None)
+
+    def list_versions(self) -> list[ModelVersion]:
+        return sorted(self.versions.values(), key=lambda v: -v.number)
+
+    def log_metadata(self, version: str | int, values: Mapping[str, Any]) -> None:
+        found = self.get(version)
+        metadata = {**found.metadata, **{str(key): value for key, value in values.items()}}
+        self.versions[found.number] = found.model_copy(update={"metadata": metadata})
+
+    def _set_stage(self, number: int, stage: Stage) -> None:
+        for other in list(self.versions.values()):
+            if other.stage == stage and other.number != number:
+                self.versions[other.number] = other.model_copy(update={"stage": "archived"})
+        self.versions[number] = self.versions[number].model_copy(update={"stage": stage.value})
+
+    def promote(self, version: str | int, stage: Stage, reason: str) -> ModelVersion:
+        target, current = self.get(version), self.production()
+        values: dict[str, Any] = {Key.PROMOTED_TO: stage.value, Key.PROMOTION_REASON: reason}
+        if stage is Stage.PRODUCTION and current is not None and current.number != target.number:
+            values[Key.PREVIOUS_PRODUCTION] = current.number
+        self._set_stage(target.number, stage)
+        self.log_metadata(target.number, values)
+        return self.get(target.number)
+
+    def rollback(self, reason: str) -> ModelVersion:
+        current = self.production()
+        if current is None or Key.PREVIOUS_PRODUCTION not in current.metadata:
+            raise RegistryError("Nothing to roll back to.")
+        previous = int(current.metadata[Key.PREVIOUS_PRODUCTION])
+        self._set_stage(previous, Stage.PRODUCTION)
+        self.log_metadata(previous, {Key.PROMOTION_REASON: reason, Key.ROLLED_BACK_FROM: current.number})
+        return self.get(previous)
+
+    def model_dir(self, version: str | int) -> Path:
+        found = self.get(version)
+        if found.model_dir is None:
+            raise RegistryError(f"{found.label} has no logged model_dir.")
+        return found.model_dir

@@ -12,10 +12,8 @@ from llm_engineering.domain.generation import Completion, Conversation, Generati
 from llm_engineering.infrastructure.api.app import ServiceLimits, create_app
 from llm_engineering.infrastructure.api.in_thread import served_in_thread
 from llm_engineering.infrastructure.api.service import TwinParts
-from llm_engineering.infrastructure.monitoring import WarehouseMonitoring
 from llm_engineering.infrastructure.settings import Settings
-from llm_engineering.infrastructure.thread_confined import ThreadConfiner
-from llm_engineering.infrastructure.warehouse import connect_database
+from llm_engineering.infrastructure.warehouse import open_warehouse
 from tests.support import rag
 from tests.support.fakes import HashingEmbedder, InMemoryVectorIndex, ScriptedChatModel
 
@@ -59,7 +57,7 @@ def fake_parts(data_dir: Path, model: ScriptedChatModel | None = None, **overrid
     rag.fill(index, embedder)
     config = AnswerConfig(retrieval=RetrievalConfig(queries=1, top_k=2))
     settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
-    monitoring = ThreadConfiner().build(lambda: WarehouseMonitoring(connect_database(settings)))
+    monitoring = open_warehouse(settings).feedback
     return TwinParts(
         retriever=Retriever(index, embedder, HybridReranker(), None, rag.authors, config.retrieval),
         model=model or StreamingScriptedModel(cite_first_source),

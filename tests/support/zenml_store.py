@@ -28,3 +28,27 @@ def isolated_zenml(root: Path) -> Iterator[None]:
     # Restored after the environment, since resetting to a config rewrites it at ZENML_CONFIG_PATH.
     GlobalConfiguration._reset_instance(saved_config)
     Client._reset_instance(saved_client)
+
+
+def add_twin_version(name: str | None = None, **metadata: float | str) -> int:
+    """A new version of the twin, as a training run leaves it (named, with facts logged); its number."""
+    from zenml import log_metadata
+
+    from llm_engineering.domain.registry import TWIN_MODEL_NAME
+
+    client = Client()
+    if not client.list_models(name=TWIN_MODEL_NAME).total:
+        client.create_model(TWIN_MODEL_NAME)
+    version = client.create_model_version(TWIN_MODEL_NAME, name=name)
+    if metadata:
+        log_metadata(metadata=dict(metadata), model_version_id=version.id)
+    return version.number
+
+
+def delete_twin_model() -> None:
+    """Remove the twin and all its versions, so the next test starts from none."""
+    from llm_engineering.domain.registry import TWIN_MODEL_NAME
+
+    client = Client()
+    if client.list_models(name=TWIN_MODEL_NAME).total:
+        client.delete_model(TWIN_MODEL_NAME)

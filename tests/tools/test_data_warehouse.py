@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from loguru import logger
 
 from llm_engineering.domain.documents import ArticleDocument, DataCategory
-from llm_engineering.infrastructure.container import get_settings, get_warehouse
+from llm_engineering.infrastructure import container
+from llm_engineering.infrastructure.container import get_warehouse
 from tools.data_warehouse import data_warehouse
 
 UseWarehouse = Callable[[str], None]
@@ -22,12 +23,10 @@ def use_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[U
 
     def point_at(name: str) -> None:
         monkeypatch.setenv("DATA_DIR", str(tmp_path / name))
-        get_settings.cache_clear()
-        get_warehouse.cache_clear()
+        container.clear()
 
     yield point_at
-    get_settings.cache_clear()
-    get_warehouse.cache_clear()
+    container.clear()
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from zenml import log_metadata
-from zenml.client import Client
 
+from llm_engineering.infrastructure.container.models import get_model_registry
 from tests.support.hub_server import HubServer, client_for_stand_in
-from tests.support.zenml_store import isolated_zenml
+from tests.support.zenml_store import add_twin_version, delete_twin_model, isolated_zenml
 from tools.publish import push_command
-from tools.registry import MODEL_NAME, get_version
 
 TOKEN = "hf_write_token"
 STAGES = {"sft": {"steps": 5, "first_loss": 3.93, "last_loss": 3.51, "eval_loss": 3.39}}
@@ -31,17 +29,11 @@ def hub(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Iterator[HubServer]:
         monkeypatch.setenv("HUGGINGFACE_ACCESS_TOKEN", TOKEN)
         monkeypatch.setenv("HUGGINGFACE_ENDPOINT", server.origin)
         yield server
-    client = Client()
-    if client.list_models(name=MODEL_NAME).total:
-        client.delete_model(MODEL_NAME)
+    delete_twin_model()
 
 
 def trained_version(model_dir: Path, *without: str) -> int:
     """A version as training leaves it, with evaluation metrics on it (minus the `without` keys)."""
-    client = Client()
-    if not client.list_models(name=MODEL_NAME).total:
-        client.create_model(MODEL_NAME)
-    version = client.create_model_version(MODEL_NAME)
     metadata = {
         "model_dir": str(model_dir),
         "method": "lora",
@@ -51,8 +43,7 @@ def trained_version(model_dir: Path, *without: str) -> int:
         "rouge_l": 0.11,
     }
     kept = {key: value for key, value in metadata.items() if key not in without}
-    log_metadata(metadata=kept, model_version_id=version.id)  # type: ignore[arg-type]
-    return version.number
+    return add_twin_version(**kept)  # type: ignore[arg-type]
 
 
 def push(*args: str) -> tuple[int, str]:
@@ -77,11 +68,9 @@ def test_a_version_goes_up_with_its_card_and_the_push_is_recorded(hub: HubServer
     assert yaml.safe_load(card.split("---")[1])["tags"] == ["llm-twin", "trl", "sft"]
     assert "| judge_score | 1.3800 |" in card and "| rouge_l | 0.1100 |" in card
     assert "> Write like Iris." in card
-    recorded = get_version(number).run_metadata
+    recorded = get_model_registry().get(number).metadata
     assert recorded["hub_url"] == f"{hub.origin}/iris/llm-twin"
-    assert output.strip().startswith(
-        f"{MODEL_NAME} version {number} is at {hub.origin}/iris/llm-twin (commit "
-    )
+    assert output.strip().startswith(f"llm_twin version {number} is at {hub.origin}/iris/llm-twin (commit ")
 
 
 def test_a_version_whose_model_is_gone_is_refused_before_anything_is_sent(

@@ -19,7 +19,7 @@ from llm_engineering.domain.exceptions import (
 from llm_engineering.domain.inference import Feedback
 from llm_engineering.infrastructure.api import schemas as s
 from llm_engineering.infrastructure.api.batching import ServiceBusyError
-from llm_engineering.infrastructure.api.metrics import ServiceMetrics
+from llm_engineering.infrastructure.api.prometheus import ServiceMetrics
 from llm_engineering.infrastructure.api.responses import (
     UNAVAILABLE,
     openai_chunks,
@@ -29,7 +29,7 @@ from llm_engineering.infrastructure.api.responses import (
     rag_response,
 )
 from llm_engineering.infrastructure.api.service import TwinParts, TwinService
-from llm_engineering.infrastructure.monitoring import UnknownAnswerError
+from llm_engineering.infrastructure.monitoring.feedback_store import UnknownAnswerError
 
 PAGE = Path(__file__).with_name("static") / "index.html"
 
@@ -47,7 +47,11 @@ class ApiError(Exception):
         self.status, self.detail = status, detail
 
 
-def create_app(build: Callable[[], TwinParts], limits: ServiceLimits | None = None) -> FastAPI:
+ServiceApp = FastAPI
+"""The service's ASGI app, named so that callers outside this package need not import fastapi."""
+
+
+def create_app(build: Callable[[], TwinParts], limits: ServiceLimits | None = None) -> ServiceApp:
     """The service; `build` makes its parts once, when the app starts (models load then, not per request)."""
     limits = limits or ServiceLimits()
     metrics = ServiceMetrics()

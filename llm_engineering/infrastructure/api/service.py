@@ -10,8 +10,8 @@ from llm_engineering.application.retrieval import Retriever
 from llm_engineering.domain.generation import Completion, GenerationConfig
 from llm_engineering.domain.inference import Trace
 from llm_engineering.infrastructure.api.batching import DynamicBatcher
-from llm_engineering.infrastructure.api.metrics import ServiceMetrics
-from llm_engineering.infrastructure.monitoring import FanOutSink, TraceDeliveryError
+from llm_engineering.infrastructure.api.prometheus import ServiceMetrics
+from llm_engineering.infrastructure.monitoring.fan_out import FanOutSink, TraceDeliveryError
 
 
 @dataclass

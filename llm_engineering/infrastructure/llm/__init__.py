@@ -29,22 +29,31 @@ def build_chat_model(settings: Settings) -> ChatModel:
     raise TwinError(f"Unknown LLM_BACKEND {settings.llm_backend!r}; use local, openai or sagemaker.")
 
 
+def local_chat_model(settings: Settings, model_dir: Path, label: str | None = None) -> ChatModel:
+    """The model saved in `model_dir`, run in-process: the one constructor of local models (the backend's,
+    the served twin's, and every model an evaluation loads)."""
+    from llm_engineering.infrastructure.llm.local.model import TransformersChatModel, is_model_dir
+
+    if not is_model_dir(model_dir):
+        raise TwinError(
+            f"{model_dir} holds no saved model (config.json, tokenizer, *.safetensors); point the setting "
+            "or registry version that named it at a trained model folder."
+        )
+    return TransformersChatModel(model_dir, threads=settings.llm_threads, label=label)
+
+
 def _local(settings: Settings) -> ChatModel:
-    from llm_engineering.infrastructure.llm.local import (
-        TransformersChatModel,
-        ensure_local_model,
-        is_model_dir,
-    )
+    from llm_engineering.infrastructure.llm.local.model import ensure_local_model, is_model_dir
 
     model_dir = settings.llm_model_dir
     if model_dir is None:
-        model_dir = ensure_local_model(default_model_dir(settings))
-    elif not is_model_dir(model_dir):
+        return local_chat_model(settings, ensure_local_model(default_model_dir(settings)))
+    if not is_model_dir(model_dir):
         raise TwinError(
             f"LLM_MODEL_DIR={model_dir} holds no saved model (config.json, tokenizer, *.safetensors); "
             "point it at one or unset it to use the bundled SmolLM2."
         )
-    return TransformersChatModel(model_dir, threads=settings.llm_threads)
+    return local_chat_model(settings, model_dir)
 
 
 def _openai(settings: Settings) -> ChatModel:
@@ -63,9 +72,7 @@ def _openai(settings: Settings) -> ChatModel:
 
 
 def _sagemaker(settings: Settings) -> ChatModel:
-    import boto3
-    from botocore.config import Config
-
+    from llm_engineering.infrastructure.aws.clients import aws_client
     from llm_engineering.infrastructure.llm.sagemaker import SageMakerChatModel
 
     if not settings.sagemaker_endpoint_name:
@@ -75,17 +82,6 @@ def _sagemaker(settings: Settings) -> ChatModel:
         )
     # TGI's response_format wants a JSON schema, not OpenAI's bare json_object: prompts ask for JSON instead.
     options = HttpChatOptions(json_mode_supported=False)
-    keys = {}
-    if settings.aws_access_key and settings.aws_secret_key:
-        keys = {
-            "aws_access_key_id": settings.aws_access_key.get_secret_value(),
-            "aws_secret_access_key": settings.aws_secret_key.get_secret_value(),
-        }
     retries = {"total_max_attempts": options.max_retries + 1, "mode": "adaptive"}
-    client = boto3.client(
-        "sagemaker-runtime",
-        region_name=settings.aws_region,
-        config=Config(read_timeout=options.timeout_s, retries=retries),
-        **keys,
-    )
+    client = aws_client(settings, "sagemaker-runtime", read_timeout=options.timeout_s, retries=retries)
     return SageMakerChatModel(settings.sagemaker_endpoint_name, client, options)

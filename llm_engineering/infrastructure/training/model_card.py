@@ -20,8 +20,8 @@ class ModelCard:
     """What the card says about one registered version of the twin.
 
     `stages` maps a stage name to its summary (steps, first_loss, last_loss, eval_loss…), as the training
-    step logs it; `metrics` holds what the evaluation logged on the version (judge_score, rouge_l, bleu);
-    `system_prompt` is None for a version whose run did not log it, and the card then names none.
+    step logs it; `metrics` holds what the evaluation logged on the version (judge score, reference metrics,
+    retrieval); `system_prompt` is None for a version whose run did not log it, and the card then names none.
     """
 
     version: str

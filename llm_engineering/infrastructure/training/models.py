@@ -9,7 +9,7 @@ from loguru import logger
 
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.training import TrainingConfig
-from llm_engineering.infrastructure.llm.local import ensure_local_model, is_model_dir
+from llm_engineering.infrastructure.llm.local.model import ensure_local_model, is_model_dir
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.generation import ChatMessage, GenerationConfig
 from llm_engineering.infrastructure.llm import build_chat_model
-from llm_engineering.infrastructure.llm.local import TransformersChatModel
+from llm_engineering.infrastructure.llm.local.model import TransformersChatModel
 from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleChatModel
 from llm_engineering.infrastructure.llm.sagemaker import SageMakerChatModel
 from llm_engineering.infrastructure.settings import Settings

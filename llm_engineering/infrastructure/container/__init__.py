@@ -1,4 +1,9 @@
-"""The composition root: builds settings, stores and crawlers once, on first use."""
+"""The composition root: every adapter is built here, once, on first use, from the settings.
+
+Steps, the CLI and the service ask this package for what they need and never construct an adapter
+themselves. `models` builds the chat models, the model registry and the serving policy; `service` builds
+the inference service's parts.
+"""
 
 from collections.abc import Callable
 from functools import cache
@@ -7,15 +12,15 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from llm_engineering.application.ports import ChatModel, Crawler, DocumentStore, Embedder, VectorIndex
+from llm_engineering.application.ports import Crawler, DocumentStore, Embedder, VectorIndex
 from llm_engineering.domain.crawling import CrawlConfig
 from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.settings import Settings
 
 if TYPE_CHECKING:
-    from pymongo.database import Database
-
     from llm_engineering.infrastructure.hub import HubPublisher
+    from llm_engineering.infrastructure.monitoring.feedback_store import MongoFeedbackStore
+    from llm_engineering.infrastructure.warehouse import WarehouseStores
 
 
 @cache
@@ -23,37 +28,41 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def get_database() -> "Database":
-    """The warehouse database of the current settings, one client per process and location."""
+def _warehouse() -> "WarehouseStores":
     settings = get_settings()
-    return _database_at(settings.warehouse_dir.resolve(), settings.database_host, settings.database_name)
+    return _warehouse_at(settings.warehouse_dir.resolve(), settings.database_host, settings.database_name)
 
 
 @cache
-def _database_at(directory: Path, host: SecretStr | None, name: str) -> "Database":
-    from llm_engineering.infrastructure.warehouse import connect_database
+def _warehouse_at(directory: Path, host: SecretStr | None, name: str) -> "WarehouseStores":
+    """One connection per process and location, however often the settings are re-read."""
+    from llm_engineering.infrastructure.warehouse import open_warehouse
 
-    return connect_database(get_settings())
+    return open_warehouse(get_settings())
 
 
-@cache
 def get_warehouse() -> DocumentStore:
-    from llm_engineering.infrastructure.warehouse import MongoWarehouse
+    """The warehouse's documents and users."""
+    return _warehouse().documents
 
-    return MongoWarehouse(get_database())
+
+def get_feedback_store() -> "MongoFeedbackStore":
+    """The warehouse's traces and the users' feedback on answers."""
+    return _warehouse().feedback
 
 
 def crawler_factories(config: CrawlConfig, settings: Settings) -> dict[str, Callable[[], Crawler]]:
     """How to build each crawler named in `LINK_PATTERNS`; imports stay lazy so unused drivers never load."""
-    from llm_engineering.infrastructure.crawlers import article, exports, git, linkedin, medium
+    from llm_engineering.infrastructure.crawlers import article, exports, git, medium
     from llm_engineering.infrastructure.crawlers.browser import BrowserPaths
+    from llm_engineering.infrastructure.crawlers.linkedin.crawler import LinkedInCrawler
 
     browser = BrowserPaths(chromium=settings.chromium_binary, chromedriver=settings.chromedriver_path)
     return {
         "git": lambda: git.GitCrawler(config),
         "article": lambda: article.ArticleCrawler(config),
         "medium": lambda: medium.MediumCrawler(config, browser),
-        "linkedin": lambda: linkedin.LinkedInCrawler.from_settings(config, browser, settings),
+        "linkedin": lambda: LinkedInCrawler.from_settings(config, browser, settings),
         "medium_export": lambda: exports.MediumExportCrawler(),
         "linkedin_export": lambda: exports.LinkedInExportCrawler(),
         "substack_export": lambda: exports.SubstackExportCrawler(),
@@ -95,16 +104,18 @@ def get_embedder() -> Embedder:
     return SentenceTransformerEmbedder(settings.embedding_model_id, device=settings.embedding_device)
 
 
-@cache
-def get_chat_model() -> ChatModel:
-    from llm_engineering.infrastructure.llm import build_chat_model
-
-    return build_chat_model(get_settings())
-
-
 def get_hub_publisher() -> "HubPublisher":
     """Pushes to the Hub of the settings with their token; checks happen when a push starts."""
     from llm_engineering.infrastructure.hub import HubPublisher
 
     settings = get_settings()
     return HubPublisher(settings.huggingface_access_token, settings.huggingface_endpoint)
+
+
+def clear() -> None:
+    """Forget what was built, so the next call reads the settings again (tests change them). Warehouse
+    connections stay open, one per location; the embedding model stays loaded."""
+    from llm_engineering.infrastructure.container import models
+
+    for cached in (get_settings, get_vector_index, models.get_chat_model):
+        cached.cache_clear()

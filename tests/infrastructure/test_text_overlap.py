@@ -4,7 +4,9 @@ import pytest
 from matplotlib.image import imread
 
 from llm_engineering.domain.evaluation import ModelScores
-from llm_engineering.infrastructure.metrics import bleu, comparison_plot, rouge_l
+from llm_engineering.domain.exceptions import TwinError
+from llm_engineering.infrastructure.plots import comparison_plot
+from llm_engineering.infrastructure.text_overlap import bleu, reference_metrics, rouge_l
 
 REFERENCE = "the cat sat on the mat"
 
@@ -56,8 +58,7 @@ def model_scores(model: str, accuracy: float) -> ModelScores:
         judge_accuracy=accuracy,
         judge_style=2.0,
         win_rate=0.6 if model == "candidate" else None,
-        rouge_l=0.31,
-        bleu=0.12,
+        reference={"rouge_l": 0.31, "bleu": 0.12},
         answer_words=42.0,
         samples=12,
         judged=11,
@@ -76,3 +77,10 @@ def test_comparison_plot_is_a_png_image() -> None:
 def test_comparison_plot_needs_a_model() -> None:
     with pytest.raises(ValueError, match="at least one model"):
         comparison_plot([])
+
+
+def test_an_evaluation_config_picks_metrics_by_name_and_unknown_names_are_refused() -> None:
+    assert list(reference_metrics(["bleu"])) == ["bleu"]
+    assert reference_metrics(["rouge_l", "bleu"])["rouge_l"] is rouge_l
+    with pytest.raises(TwinError, match=r"Unknown reference metric.*meteor.*known: rouge_l, bleu"):
+        reference_metrics(["bleu", "meteor"])

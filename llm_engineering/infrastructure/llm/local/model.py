@@ -12,9 +12,9 @@ from loguru import logger
 
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
-from llm_engineering.infrastructure.llm.local_choices import choice_token_ids, score_choices
-from llm_engineering.infrastructure.llm.local_conversion import convert_gguf, packaged_gguf
-from llm_engineering.infrastructure.llm.local_generation import (
+from llm_engineering.infrastructure.llm.local.choices import choice_token_ids, score_choices
+from llm_engineering.infrastructure.llm.local.conversion import convert_gguf, packaged_gguf
+from llm_engineering.infrastructure.llm.local.generation import (
     decode_completion,
     sampling_arguments,
     stop_token_ids,
@@ -60,8 +60,10 @@ def ensure_local_model(target_dir: Path) -> Path:
 class TransformersChatModel:
     """A local causal LM answering in left-padded batches; loaded on the first generate call."""
 
-    def __init__(self, model_dir: Path, threads: int | None = None, batch_size: int = 8) -> None:
-        self.model_id = model_dir.name
+    def __init__(
+        self, model_dir: Path, threads: int | None = None, batch_size: int = 8, label: str | None = None
+    ) -> None:
+        self.model_id = label or model_dir.name
         self.model_dir = model_dir
         self._threads = threads
         self._batch_size = batch_size

@@ -1,6 +1,6 @@
-"""Prompt monitoring storage: traces and feedback in the warehouse, and a sink that fans out to several."""
+"""Traces and the users' feedback on answers, stored in the warehouse over the pymongo API."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -10,7 +10,6 @@ from loguru import logger
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from llm_engineering.application.ports import TraceSink
 from llm_engineering.domain.exceptions import TwinError, WarehouseUnavailableError
 from llm_engineering.domain.inference import Feedback, Trace
 
@@ -21,15 +20,6 @@ _IN_BATCH = 500  # answer ids per `$in` query when joining feedback with traces
 
 class UnknownAnswerError(TwinError, LookupError):
     """Feedback names an answer id that no stored trace has (the service answers 404)."""
-
-
-class TraceDeliveryError(TwinError):
-    """One or more sinks failed to record a trace; `failures` says which and why."""
-
-    def __init__(self, failures: list[tuple[str, TwinError]]) -> None:
-        self.failures = failures
-        listed = "; ".join(f"{name}: {error}" for name, error in failures)
-        super().__init__(f"{len(failures)} trace sink(s) failed: {listed}")
 
 
 @dataclass(frozen=True)
@@ -89,7 +79,7 @@ def _reaching_warehouse(action: str) -> Iterator[None]:
         ) from error
 
 
-class WarehouseMonitoring:
+class MongoFeedbackStore:
     """Traces and feedback in the warehouse (`FeedbackStore` and `TraceSink`) over the pymongo API.
 
     Every feedback is kept, each under its own id, so the history of verdicts survives; the latest
@@ -157,28 +147,3 @@ class WarehouseMonitoring:
                     yield FeedbackPair(
                         answer_id, trace["query"], trace["answer"], verdict.rating, verdict.correction
                     )
-
-
-class FanOutSink:
-    """Records each trace to every sink, in order, so one sink failing never loses the others' record.
-
-    The first sink is the primary (the warehouse). A sink raising `TwinError` is logged and the next
-    one still runs; after all were tried, one `TraceDeliveryError` lists every failure, so the service
-    can count it and keep answering. Errors that are not `TwinError` are bugs and propagate at once.
-    """
-
-    def __init__(self, sinks: Sequence[TraceSink]) -> None:
-        if not sinks:
-            raise TwinError("FanOutSink needs at least one sink; pass the warehouse monitoring first.")
-        self.sinks = list(sinks)
-
-    def record(self, trace: Trace) -> None:
-        failures: list[tuple[str, TwinError]] = []
-        for sink in self.sinks:
-            try:
-                sink.record(trace)
-            except TwinError as error:
-                logger.warning("Trace {} not recorded by {}: {}", trace.id, type(sink).__name__, error)
-                failures.append((type(sink).__name__, error))
-        if failures:
-            raise TraceDeliveryError(failures)

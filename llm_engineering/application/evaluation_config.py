@@ -1,7 +1,7 @@
 """What an evaluation run is given: its tunables, and the reference-overlap metrics passed in."""
 
-from collections.abc import Callable, Sequence
-from typing import Literal, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,11 +11,8 @@ TextMetric = Callable[[Sequence[str], Sequence[str]], float]
 """A reference-overlap metric: (predictions, references) -> a score from 0 to 1."""
 
 
-class TextMetrics(NamedTuple):
-    """The reference-overlap metrics, implemented in infrastructure and passed in."""
-
-    rouge_l: TextMetric
-    bleu: TextMetric
+ReferenceMetrics = Mapping[str, TextMetric]
+"""The reference-overlap metrics an evaluation computes, by name; implemented in infrastructure."""
 
 
 class EvaluationConfig(BaseModel):
@@ -42,8 +39,12 @@ class EvaluationConfig(BaseModel):
         GenerationConfig(max_new_tokens=40, temperature=0.7, seed=42),
         description="How retrieval questions are written from chunks.",
     )
+    reference_metrics: list[str] = Field(
+        default_factory=lambda: ["rouge_l", "bleu"],
+        description="Overlap metrics with the author's answers, by name; each guards promotion.",
+    )
     tolerance: float = Field(
-        0.02, ge=0, description="Largest absolute ROUGE-L or BLEU drop a promotion allows."
+        0.02, ge=0, description="Largest absolute drop of a reference metric that a promotion allows."
     )
     seed: int = Field(42, description="Seed of the pairwise answer order and of the chunks sampled.")
     retrieval_k: int = Field(5, gt=0, description="Results per query that hit@k and MRR look at.")

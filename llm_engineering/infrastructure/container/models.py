@@ -1,0 +1,75 @@
+"""The models side of the composition root: chat models, the model registry, and which model serves."""
+
+from functools import cache
+from pathlib import Path
+
+from llm_engineering.application.evaluating import EvaluationSetup
+from llm_engineering.application.evaluation_config import EvaluationConfig
+from llm_engineering.application.ports import ChatModel, ModelRegistry
+from llm_engineering.application.serving import ServedModel, choose_served_model
+from llm_engineering.infrastructure.container import get_embedder, get_settings, get_vector_index
+
+
+@cache
+def get_chat_model() -> ChatModel:
+    """The LLM_BACKEND model: it writes datasets, judges, and answers while no twin version serves."""
+    from llm_engineering.infrastructure.llm import build_chat_model
+
+    return build_chat_model(get_settings())
+
+
+def get_model_registry() -> ModelRegistry:
+    """The registry of the active ZenML store (it follows `zenml` stack and store switches)."""
+    from llm_engineering.infrastructure.model_registry import ZenMLModelRegistry
+
+    return ZenMLModelRegistry()
+
+
+def served_model(registry: ModelRegistry | None = None) -> ServedModel:
+    """Which model answers users now, by the one serving policy (SERVICE_MODEL_DIR, production, fallback)."""
+    settings = get_settings()
+    return choose_served_model(
+        registry or get_model_registry(),
+        settings.service_model_dir,
+        allow_backend=settings.serving_fallback == "backend",
+    )
+
+
+def serving_chat_model(served: ServedModel) -> ChatModel:
+    """The chat model of a serving choice: its folder run locally, or the LLM_BACKEND model."""
+    from llm_engineering.infrastructure.llm import local_chat_model
+
+    if served.model_dir is None:
+        return get_chat_model()
+    return local_chat_model(get_settings(), served.model_dir)
+
+
+class LocalModelLoader:
+    """A `ModelLoader` of local model folders under the settings' thread count."""
+
+    def load(self, model_dir: Path, label: str) -> ChatModel:
+        from llm_engineering.infrastructure.llm import local_chat_model
+
+        return local_chat_model(get_settings(), model_dir, label)
+
+    def base(self, label: str) -> ChatModel:
+        from llm_engineering.infrastructure.llm import default_model_dir
+        from llm_engineering.infrastructure.llm.local.model import ensure_local_model
+
+        return self.load(ensure_local_model(default_model_dir(get_settings())), label)
+
+
+def evaluation_setup(config: EvaluationConfig) -> EvaluationSetup:
+    """Everything an evaluation run reaches: the registry, the served model, the judge, metrics, features."""
+    from llm_engineering.infrastructure.text_overlap import reference_metrics
+
+    registry = get_model_registry()
+    return EvaluationSetup(
+        registry=registry,
+        loader=LocalModelLoader(),
+        judge=get_chat_model(),
+        served=served_model(registry),
+        metrics=reference_metrics(config.reference_metrics),
+        index=get_vector_index(),
+        embedder=get_embedder(),
+    )

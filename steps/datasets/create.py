@@ -10,7 +10,7 @@ from zenml.integrations.huggingface.materializers.huggingface_datasets_materiali
 from llm_engineering.application.datasets import DatasetConfig, generate_dataset
 from llm_engineering.domain.datasets import DatasetType
 from llm_engineering.domain.features import CleanedDocuments
-from llm_engineering.infrastructure.container.models import get_chat_model
+from llm_engineering.infrastructure.container import get_chat_model
 from llm_engineering.infrastructure.hf_datasets import to_dataset_dict
 from llm_engineering.infrastructure.near_duplicates import near_duplicate_indices
 

@@ -1,8 +1,8 @@
 """The composition root: every adapter is built here, once, on first use, from the settings.
 
 Steps, the CLI and the service ask this package for what they need and never construct an adapter
-themselves. `models` builds the chat models, the model registry and the serving policy; `service` builds
-the inference service's parts.
+themselves. `models` builds the model registry, the serving policy's choice and an evaluation's setup;
+`service` builds the inference service's parts.
 """
 
 from collections.abc import Callable
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from llm_engineering.application.ports import Crawler, DocumentStore, Embedder, VectorIndex
+from llm_engineering.application.ports import ChatModel, Crawler, DocumentStore, Embedder, VectorIndex
 from llm_engineering.domain.crawling import CrawlConfig
 from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.settings import Settings
@@ -104,6 +104,14 @@ def get_embedder() -> Embedder:
     return SentenceTransformerEmbedder(settings.embedding_model_id, device=settings.embedding_device)
 
 
+@cache
+def get_chat_model() -> ChatModel:
+    """The LLM_BACKEND model: it writes datasets, judges, and answers while no twin version serves."""
+    from llm_engineering.infrastructure.llm import build_chat_model
+
+    return build_chat_model(get_settings())
+
+
 def get_hub_publisher() -> "HubPublisher":
     """Pushes to the Hub of the settings with their token; checks happen when a push starts."""
     from llm_engineering.infrastructure.hub import HubPublisher
@@ -115,7 +123,5 @@ def get_hub_publisher() -> "HubPublisher":
 def clear() -> None:
     """Forget what was built, so the next call reads the settings again (tests change them). Warehouse
     connections stay open, one per location; the embedding model stays loaded."""
-    from llm_engineering.infrastructure.container import models
-
-    for cached in (get_settings, get_vector_index, models.get_chat_model):
+    for cached in (get_settings, get_vector_index, get_chat_model):
         cached.cache_clear()

@@ -1,21 +1,17 @@
-"""The models side of the composition root: chat models, the model registry, and which model serves."""
+"""The models side of the composition root: the model registry, which model serves, an evaluation's setup."""
 
-from functools import cache
 from pathlib import Path
 
 from llm_engineering.application.evaluating import EvaluationSetup
 from llm_engineering.application.evaluation_config import EvaluationConfig
 from llm_engineering.application.ports import ChatModel, ModelRegistry
 from llm_engineering.application.serving import ServedModel, choose_served_model
-from llm_engineering.infrastructure.container import get_embedder, get_settings, get_vector_index
-
-
-@cache
-def get_chat_model() -> ChatModel:
-    """The LLM_BACKEND model: it writes datasets, judges, and answers while no twin version serves."""
-    from llm_engineering.infrastructure.llm import build_chat_model
-
-    return build_chat_model(get_settings())
+from llm_engineering.infrastructure.container import (
+    get_chat_model,
+    get_embedder,
+    get_settings,
+    get_vector_index,
+)
 
 
 def get_model_registry() -> ModelRegistry:

@@ -72,6 +72,8 @@ def _openai(settings: Settings) -> ChatModel:
 
 
 def _sagemaker(settings: Settings) -> ChatModel:
+    from botocore.config import Config
+
     from llm_engineering.infrastructure.aws.clients import aws_client
     from llm_engineering.infrastructure.llm.sagemaker import SageMakerChatModel
 
@@ -83,5 +85,6 @@ def _sagemaker(settings: Settings) -> ChatModel:
     # TGI's response_format wants a JSON schema, not OpenAI's bare json_object: prompts ask for JSON instead.
     options = HttpChatOptions(json_mode_supported=False)
     retries = {"total_max_attempts": options.max_retries + 1, "mode": "adaptive"}
-    client = aws_client(settings, "sagemaker-runtime", read_timeout=options.timeout_s, retries=retries)
+    config = Config(read_timeout=options.timeout_s, retries=retries)
+    client = aws_client(settings, "sagemaker-runtime", config)
     return SageMakerChatModel(settings.sagemaker_endpoint_name, client, options)

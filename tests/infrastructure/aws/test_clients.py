@@ -5,6 +5,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from llm_engineering.infrastructure.aws.clients import aws_client
 from llm_engineering.infrastructure.settings import Settings
@@ -56,6 +57,6 @@ def test_without_keys_boto_default_chain_signs() -> None:
 
 def test_botocore_options_reach_the_client() -> None:
     retries = {"total_max_attempts": 3, "mode": "adaptive"}
-    client = aws_client(settings(), "sagemaker-runtime", read_timeout=7, retries=retries)
+    client = aws_client(settings(), "sagemaker-runtime", Config(read_timeout=7, retries=retries))
     assert client.meta.config.read_timeout == 7
     assert client.meta.config.retries["mode"] == "adaptive"

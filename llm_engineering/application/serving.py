@@ -50,7 +50,7 @@ def choose_served_model(registry: ModelRegistry, pinned_dir: Path | None, allow_
         )
     elif allow_backend:
         served = ServedModel(source=ServedFrom.BACKEND)
-        logger.warning("Serving {}: SERVING_FALLBACK=backend allows it.", served.describe())
+        logger.warning("Answering users with {}: SERVING_FALLBACK=backend allows it.", served.describe())
         return served
     else:
         raise RegistryError(
@@ -58,5 +58,5 @@ def choose_served_model(registry: ModelRegistry, pinned_dir: Path | None, allow_
             "better model) or `poe promote-model VERSION --stage production`, set SERVICE_MODEL_DIR, or set "
             "SERVING_FALLBACK=backend to answer with the LLM_BACKEND model until then."
         )
-    logger.info("Serving {}.", served.describe())
+    logger.info("Answering users with {}.", served.describe())
     return served

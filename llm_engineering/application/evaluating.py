@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from llm_engineering.application.evaluation_config import EvaluationConfig, ReferenceMetrics
 from llm_engineering.application.judging import judge_answers, judge_pairwise
 from llm_engineering.application.ports import ChatModel, Embedder, ModelLoader, ModelRegistry, VectorIndex
-from llm_engineering.application.retrieval_quality import measure_retrieval
+from llm_engineering.application.retrieval_quality import RETRIEVAL_METRICS, measure_retrieval
 from llm_engineering.application.scoring import SampleRow, answer_questions, sample_rows, score_model
 from llm_engineering.application.serving import ServedModel
 from llm_engineering.domain import evaluation as ev
@@ -48,7 +48,8 @@ class EvaluationReport(BaseModel):
     def candidate_metrics(self) -> dict[str, float]:
         """The candidate's numbers by name, retrieval's prefixed, as they are logged on its version."""
         [candidate] = [scores for scores in self.scores if scores.model == CANDIDATE]
-        return {**candidate.metrics(), **{f"retrieval_{k}": v for k, v in self.retrieval.items()}}
+        measured = [name for name in RETRIEVAL_METRICS if name in self.retrieval]
+        return {**candidate.metrics(), **{f"retrieval_{name}": self.retrieval[name] for name in measured}}
 
 
 def evaluate_models(

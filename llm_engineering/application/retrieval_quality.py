@@ -14,6 +14,9 @@ from llm_engineering.domain.dataset_answers import parse_instruction
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.features import EMBEDDED_COLLECTIONS
 
+RETRIEVAL_METRICS = ("hit_at_k", "mrr")
+"""The scores among what `evaluate_retrieval` returns; `k` and `queries` describe how they were measured."""
+
 
 def sample_chunks(index: VectorIndex, count: int, seed: int) -> list[tuple[str, str]]:
     """(chunk_id, text) of `count` chunks drawn from every embedded collection, the same ones for a seed."""

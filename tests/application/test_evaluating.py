@@ -337,3 +337,17 @@ def test_a_version_without_a_model_folder_or_a_report_without_a_version_is_refus
     )
     with pytest.raises(TwinError, match="names no candidate version"):
         promote_evaluated(registry, report)
+
+
+def test_logged_metrics_are_scores_not_how_retrieval_was_measured() -> None:
+    models = Contestants(candidate=ScriptedChatModel(twin), judge=ScriptedChatModel(judge))
+    report = evaluate_models(models, SAMPLES, fixed_metrics(0.5), CONFIG).model_copy(
+        update={"retrieval": {"hit_at_k": 0.75, "mrr": 0.5, "k": 5, "queries": 4}}
+    )
+    assert report.candidate_metrics() == {
+        "judge_score": 3.0,
+        "rouge_l": 0.5,
+        "bleu": 0.5,
+        "retrieval_hit_at_k": 0.75,
+        "retrieval_mrr": 0.5,
+    }

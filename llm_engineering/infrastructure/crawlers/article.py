@@ -9,6 +9,14 @@ from llm_engineering.domain.documents import ArticleDocument, Document, UserDocu
 from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.crawlers.html_text import extract_article
 from llm_engineering.infrastructure.crawlers.http import fetch_html
+from llm_engineering.infrastructure.crawlers.walls import find_wall, wall_error
+
+EXPORT_HINTS = {
+    "substack": (
+        "export your posts (Substack: Settings → Exports) and crawl substack-export:<zip>?publication=<name>"
+    ),
+    "blog": "use your blog platform's export, or save the page from your browser and crawl folder:<folder>",
+}
 
 
 def article_platform(link: str) -> str:
@@ -30,6 +38,10 @@ class ArticleCrawler:
     def crawl(self, link: str, author: UserDocument) -> list[Document]:
         """One ArticleDocument for the page at `link`; CrawlError when it cannot be fetched or has no text."""
         page = fetch_html(link, self.config)
+        platform = article_platform(link)
+        wall = find_wall(page.html)
+        if wall:
+            raise wall_error(wall, urlsplit(page.url).hostname or link, link, EXPORT_HINTS[platform])
         article = extract_article(page.html)
         if not article.body:
             raise CrawlError(
@@ -39,7 +51,7 @@ class ArticleCrawler:
         logger.debug("Crawled {!r} ({} characters) from {}", article.title, len(article.body), link)
         document = ArticleDocument(
             content=article.as_content(),
-            platform=article_platform(link),
+            platform=platform,
             author_id=author.id,
             author_full_name=author.full_name,
             link=link,

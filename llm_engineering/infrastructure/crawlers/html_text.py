@@ -14,11 +14,20 @@ JUNK_TAGS = (
 JUNK_ROLES = ("navigation", "banner", "contentinfo", "complementary", "dialog", "search")
 # Matched against single class/id tokens, so "shared-notes" does not match but "share-button" does.
 JUNK_NAME = re.compile(
-    r"(^|[-_])(share|sharing|social|subscribe|subscription|newsletter|comments?|related|recommended"
-    r"|cookies?|popup|modal|sidebar|promo|advert|ads|byline|meta|author)([-_]|$)",
+    r"(^|[-_])(share|sharing|social|subscribe|subscription|newsletter|comments?|related(-?posts)?|recommended"
+    r"|cookies?|popup|modal|sidebar|promo|advert|ads|byline|meta|author"
+    r"|toc|table[-_]?of[-_]?contents|read[-_]?next|more[-_]posts)([-_]|$)",
     re.IGNORECASE,
 )
 SUBTITLE_NAME = re.compile(r"subtitle|subhead|dek|standfirst", re.IGNORECASE)
+# The label of a list that navigates rather than tells: a table of contents or links to other posts.
+NAVIGATION_LABEL = re.compile(
+    r"(table of )?contents|in this (article|post)|on this page|read next|up next|keep reading"
+    r"|related( posts| articles| stories| reading)?|more from .{1,60}|you (might|may) also (like|enjoy)"
+    r"|(more|other|recent|popular|latest) (posts|stories|articles)",
+    re.IGNORECASE,
+)
+LEDE_MIN_WORDS = 5  # a shorter subtitle that starts like the body is a coincidence, not a copy
 BODY_BLOCKS = ("p", "pre", "blockquote", "ul", "ol", "h2", "h3", "h4", "h5", "h6", "table")
 
 
@@ -42,12 +51,16 @@ def extract_article(html: str) -> ArticleText:
     heading = main.find("h1") or soup.find("h1")
     title = _text(heading) if isinstance(heading, Tag) else _meta(soup, "og:title") or _page_title(soup)
     subtitle_tag = find_subtitle_tag(soup, heading if isinstance(heading, Tag) else None)
-    subtitle = _text(subtitle_tag) if subtitle_tag else _meta(soup, "description", "og:description")
+    # Only the page's own subtitle: a meta description is most often the opening text cut short.
+    subtitle = _text(subtitle_tag) if subtitle_tag else ""
     for tag in (heading, subtitle_tag):
         if isinstance(tag, Tag):
             tag.decompose()
     for header in main.find_all("header"):
         header.decompose()  # bylines, dates and site headers; title and subtitle are taken already
+    drop_navigation_lists(main)
+    if repeats_lede(subtitle, main.get_text(" ")):
+        subtitle = ""
     return ArticleText(title=title, subtitle=subtitle, body=to_markdown(main))
 
 
@@ -68,6 +81,40 @@ def _is_junk(tag: Tag) -> bool:
     # Names alone are weak evidence: Substack's post is an <article class="newsletter-post">, and a
     # "with-sidebar" layout may wrap the whole story. So never drop by name what holds the title.
     return tag.name not in ("html", "body", "main", "article") and tag.find("h1") is None
+
+
+def drop_navigation_lists(main: Tag) -> None:
+    """Remove tables of contents (lists of in-page #links) and labelled lists of links to other posts."""
+    for listing in main.find_all(("ul", "ol")):
+        if listing.decomposed:  # inside a list removed already
+            continue
+        links = listing.find_all("a", href=True)
+        if not links or _text_size(links) < 0.8 * _text_size([listing]):
+            continue  # not a list of links, e.g. footnotes, whose only link is the way back
+        label = listing.find_previous_sibling(True)
+        labelled = isinstance(label, Tag) and NAVIGATION_LABEL.fullmatch(_text(label).rstrip(": "))
+        if labelled or all(str(link["href"]).startswith("#") for link in links):
+            if isinstance(label, Tag) and labelled:
+                label.decompose()
+            listing.decompose()
+
+
+def repeats_lede(subtitle: str, body: str) -> bool:
+    """Whether the subtitle only repeats the body's opening words (a teaser cut from the lede).
+
+    >>> repeats_lede("Overlap keeps an idea whole when it sp…", "Overlap keeps an idea whole when it spans.")
+    True
+    >>> repeats_lede("Why windows should share a sentence", "Retrieval works on chunks.")
+    False
+    """
+    words = re.findall(r"\w+", subtitle.lower())
+    if subtitle.rstrip().endswith(("…", "...")):
+        words = words[:-1]  # the teaser may stop mid-word
+    return len(words) >= LEDE_MIN_WORDS and re.findall(r"\w+", body.lower())[: len(words)] == words
+
+
+def _text_size(tags: list[Tag]) -> int:
+    return sum(len("".join(tag.get_text().split())) for tag in tags)
 
 
 def main_content(soup: BeautifulSoup) -> Tag:

@@ -5,8 +5,9 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import charset_normalizer
 import httpx
-from bs4 import UnicodeDammit
+from bs4.dammit import EncodingDetector
 from loguru import logger
 
 from llm_engineering.domain.crawling import CrawlConfig
@@ -19,6 +20,19 @@ STATUS_HINTS = {
     404: "the page does not exist; check the link",
     410: "the page was removed; drop the link",
 }
+# What a body that is no text starts with, whatever its Content-Type says.
+FILE_SIGNATURES = {
+    b"%PDF-": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive (or a DOCX/EPUB file)",
+    b"\x89PNG\r\n\x1a\n": "a PNG image",
+    b"GIF87a": "a GIF image",
+    b"GIF89a": "a GIF image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"\x1f\x8b": "gzip-compressed data",
+}
+# Bytes that never occur in text (the WHATWG's "binary data bytes"; ESC is not one, ISO-2022-JP uses it).
+CONTROL_BYTES = bytes((*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20)))
+MAX_CONTROL_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,7 @@ def _fetch_once(url: str, config: CrawlConfig, client: httpx.Client) -> FetchedP
             _check_status(response)
             content_type = _check_content_type(response)
             body = _read_limited(response, config.max_page_bytes)
+            _check_is_text(body, str(response.url))
             return FetchedPage(str(response.url), response.status_code, content_type, _decode(response, body))
     except httpx.TimeoutException as error:
         raise _TransientError(
@@ -132,12 +147,60 @@ def _read_limited(response: httpx.Response, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+def _check_is_text(body: bytes, url: str) -> None:
+    """Refuse a body that is a file rather than text: a known file signature, NUL or many control bytes."""
+    if EncodingDetector.strip_byte_order_mark(body)[1] in ("utf-16le", "utf-16be", "utf-32le", "utf-32be"):
+        return  # wide text: NUL bytes are half its letters
+    looks_like = next((kind for magic, kind in FILE_SIGNATURES.items() if body.startswith(magic)), None)
+    control = len(body) - len(body.translate(None, CONTROL_BYTES))
+    if looks_like is None and (b"\x00" in body[:8000] or control > MAX_CONTROL_SHARE * len(body)):
+        looks_like = f"binary data ({control:,} of its {len(body):,} bytes are control bytes)"
+    if looks_like:
+        raise CrawlError(
+            f"{url} is served as a web page but looks like {looks_like}, not text; "
+            "link to the article's web page instead"
+        )
+
+
 def _decode(response: httpx.Response, body: bytes) -> str:
-    """Decode with the charset the server declared, else the page's own <meta charset>, else UTF-8."""
-    charset = response.charset_encoding
-    if charset:
-        try:
-            return body.decode(codecs.lookup(charset).name, errors="replace")
-        except LookupError:
-            logger.warning("{} declares an unknown charset {!r}; guessing", response.url, charset)
-    return UnicodeDammit(body, ["utf-8"]).unicode_markup or ""
+    """Decode with the charset the server or a byte-order mark declares, else as UTF-8 when non-ASCII bytes
+    form valid UTF-8 (a stale <meta> may say otherwise), else by the page's <meta charset>, else detected."""
+    bom = EncodingDetector.strip_byte_order_mark(body)[1]
+    declared = _codec(response.charset_encoding or bom, response.url)
+    if declared:
+        return body.decode(declared, errors="replace").removeprefix("\ufeff")
+    try:
+        utf8: str | None = body.decode("utf-8")
+    except UnicodeDecodeError:
+        utf8 = None
+    if utf8 is not None and not body.isascii():
+        return utf8
+    meta = _codec(EncodingDetector.find_declared_encoding(body, is_html=True), response.url)
+    if meta:  # pure ASCII may still be a 7-bit encoding such as ISO-2022-JP
+        return body.decode(meta, errors="replace")
+    return utf8 if utf8 is not None else body.decode(_detect_charset(body), errors="replace")
+
+
+def _codec(charset: str | None, url: httpx.URL) -> str | None:
+    """Python's codec for a declared charset; None, with a warning, for one it does not know."""
+    if not charset:
+        return None
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        logger.warning("{} declares an unknown charset {!r}; guessing", url, charset)
+        return None
+
+
+def _detect_charset(body: bytes) -> str:
+    """The charset charset-normalizer finds, preferring windows-1252 among equally good fits.
+
+    Short Latin text fits several single-byte code pages equally well ("Café crème" is valid
+    windows-1250 and -1257 too); windows-1252 is what browsers assume for an unlabelled page.
+    """
+    matches = charset_normalizer.from_bytes(body)
+    best = matches.best()
+    if best is None:
+        return "cp1252"
+    tied = [m.encoding for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    return "cp1252" if "cp1252" in tied else best.encoding

@@ -5,9 +5,8 @@ Medium's own export (Settings → Download your information) read through `mediu
 dependable path when the site refuses automated browsers.
 """
 
-from typing import Any
-
 from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -17,51 +16,18 @@ from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.crawlers.browser import BrowserPaths, headless_chromium, scroll_to_bottom
 from llm_engineering.infrastructure.crawlers.html_text import extract_article
 from llm_engineering.infrastructure.crawlers.http import check_url
+from llm_engineering.infrastructure.crawlers.walls import find_wall, wall_error
 
-BOT_CHECK_TITLES = ("just a moment", "attention required", "verify you are human", "access denied")
-CHALLENGE_SELECTOR = (
-    "#challenge-form, #challenge-running, .cf-challenge, .g-recaptcha, .h-captcha, "
-    "iframe[src*='captcha'], iframe[src*='challenges.cloudflare.com']"
-)
-MEMBER_MARKERS = ("member-only story", "available to medium members only", "become a member to read")
-SIGN_IN_MARKERS = ("sign in to read", "sign in to continue", "sign up to read", "create an account to read")
-# One round trip per poll: what the wait and the wall check need to know about the page.
-PAGE_STATE_JS = f"""
-return {{
-    title: document.title || "",
-    text: document.body ? document.body.innerText.slice(0, 50000) : "",
-    article: document.querySelector("article") !== null,
-    heading: document.querySelector("article, h1") !== null,
-    challenge: document.querySelector("{CHALLENGE_SELECTOR}") !== null,
-}};
-"""
 EXPORT_HINT = (
     "export your Medium stories (Settings → Download your information) and crawl medium-export:<zip>"
 )
 
 
-def wall_reason(state: dict[str, Any]) -> str | None:
-    """What kind of wall the page shows instead of the story, or None when it shows the story."""
-    title, text = str(state["title"]).lower(), str(state["text"]).lower()
-    if state["challenge"] or any(marker in title for marker in BOT_CHECK_TITLES):
-        return "a bot check (captcha / 'Just a moment…') instead of the story"
-    if any(marker in text for marker in MEMBER_MARKERS):
-        return "a member-only wall: only a preview of the story is public"
-    # A free story may carry a sign-in banner too, so the marker counts only when no <article> is there.
-    if not state["article"] and any(marker in text for marker in SIGN_IN_MARKERS):
-        return "a sign-in wall instead of the story"
-    return None
-
-
-def page_state(driver: WebDriver) -> dict[str, Any]:
-    """Title, visible text and which landmarks the page has, as the wall check reads them."""
-    state: dict[str, Any] = driver.execute_script(PAGE_STATE_JS)
-    return state
-
-
 def _article_or_wall(driver: WebDriver) -> bool:
-    state = page_state(driver)
-    return bool(state["heading"] or wall_reason(state))
+    # The cheap look first; the page is parsed for walls only while no story has appeared.
+    return bool(driver.find_elements(By.CSS_SELECTOR, "article, h1")) or bool(
+        find_wall(str(driver.page_source))
+    )
 
 
 class MediumCrawler:
@@ -105,10 +71,8 @@ class MediumCrawler:
                 f"no article appeared at {link} within {timeout}s (page title {driver.title!r}); "
                 f"the link may not be a story, or {EXPORT_HINT}"
             ) from error
-        reason = wall_reason(page_state(driver))
-        if reason:
-            raise CrawlError(
-                f"Medium showed {reason} at {link}; nothing was stored. To crawl it, {EXPORT_HINT}"
-            )
+        wall = find_wall(str(driver.page_source))
+        if wall:
+            raise wall_error(wall, "Medium", link, EXPORT_HINT)
         scroll_to_bottom(driver, self.config.max_scrolls, self.config.scroll_settle_s)
         return str(driver.page_source)

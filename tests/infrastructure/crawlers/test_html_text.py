@@ -1,5 +1,7 @@
 """HTML to title, subtitle and Markdown body: main content, junk removal, code blocks, fallbacks."""
 
+import pytest
+
 from llm_engineering.infrastructure.crawlers.html_text import extract_article
 
 BLOG = """<!doctype html><html><head><title>Iris writes | Blog</title>
@@ -69,16 +71,16 @@ def test_without_article_or_main_the_densest_block_is_the_content() -> None:
     <p>A second paragraph with more to say about trains and text.</p></div></body></html>"""
     article = extract_article(html)
     assert article.title == "Notes from the train"
-    assert article.subtitle == "Short thoughts"
+    assert article.subtitle == ""  # og:description is no subtitle
     assert article.body.startswith("The first long paragraph")
     assert "Tags" not in article.body
 
 
-def test_title_falls_back_to_the_title_tag_and_subtitle_to_the_description() -> None:
+def test_title_falls_back_to_the_title_tag_and_the_description_is_no_subtitle() -> None:
     html = """<html><head><title>Plain page</title><meta name="description" content="What it is about">
     </head><body><main><p>Only text.</p></main></body></html>"""
     article = extract_article(html)
-    assert (article.title, article.subtitle, article.body) == ("Plain page", "What it is about", "Only text.")
+    assert (article.title, article.subtitle, article.body) == ("Plain page", "", "Only text.")
 
 
 def test_a_subtitle_named_by_class_is_found_away_from_the_title() -> None:
@@ -105,3 +107,79 @@ def test_a_page_without_text_has_an_empty_body() -> None:
     article = extract_article("<html><head><title>Empty</title></head><body><nav>Menu</nav></body></html>")
     assert article.title == "Empty"
     assert article.body == ""
+
+
+LEDE = (
+    "Most of my retrieval bugs were chunking bugs. A chunk that cuts a sentence in half answers nothing, "
+    "and one that holds three ideas answers all of them badly."
+)
+
+
+def test_a_meta_description_that_repeats_the_opening_is_no_subtitle() -> None:
+    html = f"""<html><head><meta name="description" content="{LEDE[:120]}…">
+    <meta property="og:description" content="{LEDE}"></head><body><article><h1>Chunking bugs</h1>
+    <p>{LEDE}</p><p>Here is how I find them.</p></article></body></html>"""
+    article = extract_article(html)
+    assert article.subtitle == ""
+    assert article.body == f"{LEDE}\n\nHere is how I find them."
+
+
+def test_a_subtitle_that_repeats_the_lede_is_dropped() -> None:
+    html = f"""<article><h1>Chunking bugs</h1><h2 class="subtitle">{LEDE[:60]}…</h2>
+    <p>{LEDE}</p></article>"""
+    article = extract_article(html)
+    assert (article.subtitle, article.body) == ("", LEDE)
+
+
+TOC_LIST = """<ul><li><a href="#why">Why chunks</a></li><li><a href="#how">How to cut</a>
+  <ul><li><a href="#overlap">Overlap</a></li></ul></li></ul>"""
+
+
+@pytest.mark.parametrize(
+    "toc",
+    [
+        f"<h2>Table of contents</h2>{TOC_LIST}",
+        f"<p><strong>Contents:</strong></p>{TOC_LIST}",
+        TOC_LIST,
+        # Named as a table of contents, with links that spell out the page's own address.
+        """<div class="ez-toc-container"><p>Jump to</p><ol>
+        <li><a href="https://iris.dev/posts/chunking#why">Why chunks</a></li>
+        <li><a href="https://iris.dev/posts/chunking#how">How to cut</a></li></ol></div>""",
+        """<div id="TableOfContents"><ol><li><a href="/posts/chunking#why">Why chunks</a></li></ol></div>""",
+    ],
+    ids=[
+        "heading and anchors",
+        "label and anchors",
+        "anchors alone",
+        "named ez-toc",
+        "named TableOfContents",
+    ],
+)
+def test_a_table_of_contents_is_dropped(toc: str) -> None:
+    html = f"""<article><h1>Chunking</h1><p>Intro.</p>{toc}<h2 id="why">Why chunks</h2>
+    <p>Because context is finite.</p><h2 id="how">How to cut</h2><p>On sentences.</p></article>"""
+    body = extract_article(html).body
+    assert body == "Intro.\n\n## Why chunks\n\nBecause context is finite.\n\n## How to cut\n\nOn sentences."
+
+
+NAVIGATION_LABELS = ["<h3>Read next</h3>", "<p><b>More posts:</b></p>", "<h2>Related posts</h2>",
+                     "<h4>You might also like</h4>", "<p>More from Iris</p>"]  # fmt: skip
+
+
+@pytest.mark.parametrize("label", NAVIGATION_LABELS)
+def test_lists_of_links_to_other_posts_are_dropped(label: str) -> None:
+    html = f"""<article><h1>Chunking</h1><p>Because context is finite.</p>{label}
+    <ul><li><a href="/posts/rerankers">Rerankers earn their latency</a></li>
+    <li><a href="https://iris.dev/posts/evals">Evaluating a twin</a> (March)</li></ul></article>"""
+    assert extract_article(html).body == "Because context is finite."
+
+
+def test_lists_the_author_wrote_are_kept() -> None:
+    html = """<article><h1>Chunking</h1><p>Because context is finite.<sup><a href="#fn1">1</a></sup></p>
+    <h2>Further reading</h2><ul><li><a href="https://arxiv.org/abs/2312.10997">A survey of RAG</a></li></ul>
+    <ul><li><a href="#setup">Set up</a> the index before anything else, then load the documents.</li></ul>
+    <ol><li id="fn1">Even a million tokens run out. <a href="#ref1">↩</a></li></ol></article>"""
+    body = extract_article(html).body
+    assert "[A survey of RAG](https://arxiv.org/abs/2312.10997)" in body
+    assert "the index before anything else" in body
+    assert "1. Even a million tokens run out." in body

@@ -120,3 +120,62 @@ def test_a_given_client_is_used_and_left_open(server: LocalServer, config: Crawl
         fetch_html(server.url("/a"), config, client)
         assert not client.is_closed
     assert server.requests["/a"] == 2
+
+
+# Served as text/html all the same.
+BINARY_BODIES = {
+    "control bytes": (
+        bytes(range(32)) * 1600,
+        r"binary data \(43,200 of its 51,200 bytes are control bytes\)",
+    ),
+    "PDF": (b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n", "a PDF document"),
+    "ZIP": (b"PK\x03\x04\x14\x00\x00\x00\x08\x00", r"a ZIP archive"),
+    "PNG": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a PNG image"),
+    "GIF": (b"GIF89a\x01\x00\x01\x00\x80\x00\x00", "a GIF image"),
+    "JPEG": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "a JPEG image"),
+    "NUL bytes in text": (b"<html><body><p>caf\x00e</p></body></html>", "binary data"),
+}
+
+
+@pytest.mark.parametrize("name", BINARY_BODIES)
+def test_a_binary_body_served_as_html_is_refused(server: LocalServer, config: CrawlConfig, name: str) -> None:
+    body, looks_like = BINARY_BODIES[name]
+    server["/post"] = (200, "text/html; charset=utf-8", body)
+    with pytest.raises(CrawlError, match=rf"/post is served as a web page but looks like {looks_like}"):
+        fetch_html(server.url("/post"), config)
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ("\ufeff<p>Caf\u00e9 \u2014 wide</p>".encode("utf-16-le"), "Caf\u00e9 \u2014 wide"),
+        ('<meta charset="iso-2022-jp"><p>\u65e5\u672c\u8a9e</p>'.encode("iso-2022-jp"), "\u65e5\u672c\u8a9e"),
+    ],
+    ids=["utf-16 with a byte-order mark", "iso-2022-jp, which uses ESC"],
+)
+def test_text_in_wide_or_escaped_encodings_is_still_text(
+    server: LocalServer, config: CrawlConfig, body: bytes, text: str
+) -> None:
+    server["/post"] = (200, "text/html", body)
+    assert text in fetch_html(server.url("/post"), config).html
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [
+        ("windows-1252", "Caf\u00e9 cr\u00e8me br\u00fbl\u00e9e"),
+        ("utf-8", "Caf\u00e9 cr\u00e8me br\u00fbl\u00e9e"),
+        ("utf-8", "\u041f\u0440\u0438\u0432\u0435\u0442, \u4e16\u754c \u2014 \u201cquoted\u201d"),
+    ],
+)
+def test_an_undeclared_charset_is_detected(
+    server: LocalServer, config: CrawlConfig, encoding: str, text: str
+) -> None:
+    page = f"<html><head><title>Dessert</title></head><body><article><h1>{text}</h1><p>{text}</p></article>"
+    server["/post"] = (200, "text/html", f"{page}</body></html>".encode(encoding))
+    assert fetch_html(server.url("/post"), config).html.count(text) == 2
+
+
+def test_valid_utf8_wins_over_a_stale_meta_charset(server: LocalServer, config: CrawlConfig) -> None:
+    server["/post"] = (200, "text/html", '<meta charset="iso-8859-1"><p>na\u00efve</p>'.encode())
+    assert "na\u00efve" in fetch_html(server.url("/post"), config).html

@@ -27,12 +27,12 @@ from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.crawlers.browser import BrowserPaths, headless_chromium, scroll_to_bottom
 from llm_engineering.infrastructure.crawlers.http import check_url
 from llm_engineering.infrastructure.crawlers.linkedin.posts import POST_SELECTOR, extract_posts, fallback_link
+from llm_engineering.infrastructure.crawlers.walls import SIGN_IN, find_wall, wall_error
 from llm_engineering.infrastructure.settings import Settings
 
 USERNAME_SELECTOR = "#username, input[name='session_key']"
 PASSWORD_SELECTOR = "#password, input[name='session_password']"
 SUBMIT_SELECTOR = "button[type='submit'], input[type='submit']"
-CHECKPOINT_MARKERS = ("security verification", "security check", "verify your identity", "captcha")
 EXPORT_HINT = "a linkedin-export:<zip> of your LinkedIn data is the robust alternative"
 # The login page is marked before submitting; a loaded page without the mark is the answer to the form.
 MARK_PAGE_JS = "window.__twinLoginPage = true;"
@@ -73,6 +73,13 @@ class _NewDocumentLoaded:
         return (
             f" (the browser last said: {self.last_error.msg or self.last_error})" if self.last_error else ""
         )
+
+
+def _posts_or_wall(driver: WebDriver) -> bool:
+    # The cheap look first; the page is parsed for walls only while no post has appeared.
+    return bool(driver.find_elements(By.CSS_SELECTOR, POST_SELECTOR)) or bool(
+        find_wall(str(driver.page_source))
+    )
 
 
 class LinkedInCrawler:
@@ -153,11 +160,13 @@ class LinkedInCrawler:
 
     def _check_logged_in(self, driver: WebDriver) -> None:
         path = urlsplit(driver.current_url).path
-        text = f"{driver.title}\n{driver.find_element(By.TAG_NAME, 'body').text}".lower()
-        if "/challenge" in path or any(marker in text for marker in CHECKPOINT_MARKERS):
+        wall = find_wall(str(driver.page_source))
+        # A sign-in wall here is the login page again: the password check below explains it better.
+        if "/challenge" in path or (wall is not None and wall is not SIGN_IN):
+            shown = wall.kind if wall else "a /challenge page"
             raise CrawlError(
                 "LinkedIn asked for a security check (checkpoint/captcha) after logging in as "
-                f"{self.username}; "
+                f"{self.username} (it showed {shown}); "
                 f"sign in once by hand from this network, or {EXPORT_HINT}"
             )
         if driver.find_elements(By.CSS_SELECTOR, PASSWORD_SELECTOR):
@@ -170,13 +179,15 @@ class LinkedInCrawler:
         """The activity page's HTML once posts are there and scrolling loads no more."""
         driver.get(page_url)
         try:
-            WebDriverWait(driver, self.config.browser_timeout_s).until(
-                expected_conditions.presence_of_element_located((By.CSS_SELECTOR, POST_SELECTOR))
-            )
+            WebDriverWait(driver, self.config.browser_timeout_s).until(_posts_or_wall)
         except TimeoutException as error:
             raise CrawlError(
                 f"no posts appeared at {page_url} (the browser ended on {driver.current_url}); "
                 f"the profile may have no posts or LinkedIn changed its page; {EXPORT_HINT}"
             ) from error
+        if not driver.find_elements(By.CSS_SELECTOR, POST_SELECTOR):
+            wall = find_wall(str(driver.page_source))
+            if wall:
+                raise wall_error(wall, "LinkedIn", page_url, EXPORT_HINT)
         scroll_to_bottom(driver, self.config.max_scrolls, self.config.scroll_settle_s)
         return str(driver.page_source)

@@ -1,3 +1,5 @@
+from uuid import UUID
+
 from zenml import pipeline
 
 from llm_engineering.domain.crawling import CrawlConfig
@@ -10,10 +12,11 @@ def digital_data_etl(
     links: list[str],
     crawl: CrawlConfig = CrawlConfig(),  # noqa: B008 - frozen, so one shared default is safe
     max_failure_rate: float = 0.2,
+    user_id: UUID | None = None,
 ) -> None:
-    """Crawl an author's links into the warehouse.
+    """Crawl an author's links into the warehouse; `user_id` keeps apart two authors with one name.
 
     Steps: get_or_create_user → crawl_links.
     """
-    user = get_or_create_user(user_full_name=user_full_name)
+    user = get_or_create_user(user_full_name=user_full_name, user_id=user_id)
     crawl_links(user=user, links=links, crawl=crawl, max_failure_rate=max_failure_rate)

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from loguru import logger
 
 from llm_engineering.application.answering import AnswerConfig
 from llm_engineering.infrastructure.container import get_settings
@@ -46,8 +45,6 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     """Serve the twin over HTTP: /rag, /v1/chat/completions, /feedback, the chat page at /."""
     import uvicorn
 
-    logger.remove()  # the library default is DEBUG, one line per stage of every request
-    logger.add(sys.stderr, level="INFO")
     settings = get_settings()
     with reported():
         app = build_app(config_path)

@@ -1,9 +1,13 @@
 """The LLM Twin command line: one subcommand per pipeline and maintenance job."""
 
 import os
+import sys
 from pathlib import Path
 
 import click
+from loguru import logger
+
+from tools.reporting import reported
 
 # Every command runs with ZenML's analytics off: its calls block on closed networks.
 os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
@@ -40,10 +44,23 @@ PIPELINES = {
 }
 
 
-def add_pipeline_command(name: str, default_config: str, summary: str) -> None:
-    """A subcommand that runs pipeline `name` with a ZenML run config (`--config`) and `--no-cache`."""
+# Pipelines that build features, and the name of the FeatureConfig parameter that --allow-mass-removal sets.
+FEATURE_CONFIG_PARAMETERS = {"feature_engineering": "config", "end_to_end_data": "features"}
+ALLOW_MASS_REMOVAL = click.option(
+    "--allow-mass-removal",
+    is_flag=True,
+    help="Remove an author's documents from the feature store even beyond max_removal_share "
+    "(when they were deleted from the warehouse on purpose).",
+)
 
-    @cli.command(name.replace("_", "-"), help=summary)
+
+def add_pipeline_command(name: str, default_config: str, summary: str) -> None:
+    """A subcommand that runs pipeline `name` with a ZenML run config (`--config`) and `--no-cache`.
+
+    Before it starts, runs left "running" by a killed process are marked failed (see `tools.pipeline_runs`);
+    a TwinError, raised before the run or by one of its steps, shows as one line.
+    """
+
     @click.option(
         "--config",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -52,10 +69,32 @@ def add_pipeline_command(name: str, default_config: str, summary: str) -> None:
         help="ZenML run config YAML (parameters and settings).",
     )
     @click.option("--no-cache", is_flag=True, help="Run every step, ignoring ZenML's cache.")
-    def run_pipeline(config: Path, no_cache: bool) -> None:
-        import pipelines  # ZenML loads here, not for --help
+    def run_pipeline(config: Path, no_cache: bool, allow_mass_removal: bool = False) -> None:
+        overrides = (
+            {FEATURE_CONFIG_PARAMETERS[name]: {"allow_mass_removal": True}} if allow_mass_removal else {}
+        )
+        with reported():
+            start_pipeline(name, config, not no_cache, overrides)
 
-        getattr(pipelines, name).with_options(config_path=str(config), enable_cache=not no_cache)()
+    if name in FEATURE_CONFIG_PARAMETERS:
+        run_pipeline = ALLOW_MASS_REMOVAL(run_pipeline)
+    cli.command(name.replace("_", "-"), help=summary)(run_pipeline)
+
+
+def start_pipeline(
+    name: str, config: Path, enable_cache: bool, parameters: dict[str, dict[str, object]]
+) -> None:
+    """Run pipeline `name` from its config, `parameters` over the config's, once stale runs are failed."""
+    from zenml.client import Client
+
+    import pipelines  # ZenML loads here, not for --help
+    from tools.pipeline_runs import fail_interrupted_runs, quiet_step_errors, run_options
+
+    fail_interrupted_runs(Client())
+    with quiet_step_errors():
+        getattr(pipelines, name).with_options(
+            config_path=str(config), enable_cache=enable_cache, parameters=parameters, **run_options(Client())
+        )()
 
 
 for pipeline_name, (default_config, summary) in PIPELINES.items():
@@ -111,7 +150,8 @@ def warehouse_summary_command() -> None:
     from llm_engineering.application.summary import summarize_warehouse
     from llm_engineering.infrastructure.container import get_warehouse
 
-    summaries = summarize_warehouse(get_warehouse())
+    with reported():
+        summaries = summarize_warehouse(get_warehouse())
     if not summaries:
         click.echo("The warehouse is empty: run `poe run-digital-data-etl` first.")
     for summary in summaries:
@@ -126,15 +166,20 @@ def feature_store_summary_command() -> None:
     from llm_engineering.domain.features import CLEANED_COLLECTIONS, EMBEDDED_COLLECTIONS
     from llm_engineering.infrastructure.container import get_vector_index
 
-    index = get_vector_index()
-    for collection in [*CLEANED_COLLECTIONS.values(), *EMBEDDED_COLLECTIONS.values()]:
-        try:
-            click.echo(f"{collection}: {index.count(collection)} points")
-        except CollectionNotFoundError:
-            click.echo(f"{collection}: not created yet (run `poe run-feature-engineering-pipeline`)")
+    with reported():
+        index = get_vector_index()
+        for collection in [*CLEANED_COLLECTIONS.values(), *EMBEDDED_COLLECTIONS.values()]:
+            try:
+                click.echo(f"{collection}: {index.count(collection)} points")
+            except CollectionNotFoundError:
+                click.echo(f"{collection}: not created yet (run `poe run-feature-engineering-pipeline`)")
 
 
 def main() -> None:
+    # loguru's default shows DEBUG, where failures keep their tracebacks: a command shows INFO and up,
+    # one line per event, unless LOGURU_LEVEL=DEBUG asks for everything.
+    logger.remove()
+    logger.add(sys.stderr, level=os.environ.get("LOGURU_LEVEL", "INFO"))
     from tools.data_warehouse import data_warehouse
     from tools.deploy import deploy
     from tools.ml_service import ask, serve

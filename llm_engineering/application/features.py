@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from llm_engineering.application.ports import DocumentStore, Embedder, VectorIndex, VectorPoint, Where
 from llm_engineering.domain.chunking import ChunkingConfig, chunk_document
 from llm_engineering.domain.cleaning import CLEANING_VERSION, clean_document
-from llm_engineering.domain.documents import DataCategory, RawDocuments, split_full_name
-from llm_engineering.domain.exceptions import TwinError
+from llm_engineering.domain.documents import DataCategory, RawDocuments, UserDocument, split_full_name
+from llm_engineering.domain.exceptions import MassRemovalError, TwinError
 from llm_engineering.domain.features import (
     CLEANED_COLLECTIONS,
     EMBEDDED_COLLECTIONS,
@@ -18,8 +18,10 @@ from llm_engineering.domain.features import (
     CleanedDocument,
     EmbeddedChunk,
     EmbeddedDocuments,
+    FeaturePlan,
     Fingerprint,
     IndexedDocument,
+    mass_removals,
     plan_update,
 )
 
@@ -32,6 +34,19 @@ class FeatureConfig(BaseModel):
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
     embedding_group_size: int = Field(
         4096, gt=0, description="Chunks per embedding call; the model batches within it, sorted by length."
+    )
+    max_removal_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Largest share of an author's indexed documents one run may remove from the feature "
+        "store; a run that would remove more refuses before deleting anything, since a warehouse that lost "
+        "documents looks just like an author who deleted them.",
+    )
+    allow_mass_removal: bool = Field(
+        False,
+        description="Remove more than `max_removal_share` anyway, when the documents were deleted on purpose "
+        "(`--allow-mass-removal` on the pipeline command).",
     )
 
 
@@ -69,7 +84,9 @@ def indexed_documents(index: VectorIndex, author_ids: Sequence[UUID]) -> dict[UU
         index.ensure_collection(collection, vector_size=None)
         for point in index.scroll(collection, where):
             indexed[point.id] = IndexedDocument(
-                category=category, fingerprint=stored_fingerprint(point.payload)
+                category=category,
+                fingerprint=stored_fingerprint(point.payload),
+                author_id=UUID(str(point.payload["author_id"])),
             )
     return indexed
 
@@ -111,20 +128,47 @@ def embed_chunks(chunks: Sequence[Chunk], embedder: Embedder, group_size: int) -
     return embedded
 
 
+def check_removals(
+    plan: FeaturePlan,
+    indexed: dict[UUID, IndexedDocument],
+    authors: Sequence[UserDocument],
+    config: FeatureConfig,
+) -> None:
+    """Refuse a plan that removes more than `max_removal_share` of an author's documents, unless allowed."""
+    if config.allow_mass_removal:
+        return
+    names: dict[UUID | None, str] = {author.id: author.full_name for author in authors}
+    losses = "; ".join(
+        f"{loss.removed} of the {loss.indexed} indexed documents of {names.get(loss.author_id, 'unknown')}"
+        for loss in mass_removals(plan, indexed, config.max_removal_share)
+    )
+    if losses:
+        raise MassRemovalError(
+            f"This run would remove {losses} from the feature store, more than max_removal_share "
+            f"({config.max_removal_share:.0%}) allows, so it removed nothing. If the warehouse lost them, "
+            "restore it (`poe run-import-data-warehouse-from-json` from an export) and run again; if they "
+            "were deleted on purpose, run again with `--allow-mass-removal` (or `allow_mass_removal: true` "
+            "in the run config's FeatureConfig)."
+        )
+
+
 def embed_changes(
     cleaned: Sequence[CleanedDocument],
-    author_ids: Sequence[UUID],
+    authors: Sequence[UserDocument],
     index: VectorIndex,
     embedder: Embedder,
     config: FeatureConfig,
 ) -> EmbeddedDocuments:
     """Chunk and embed only the documents that are new, or whose fingerprint changed since they were indexed.
 
-    Documents of these authors that the feature store holds but `cleaned` lacks are planned for removal.
+    Documents of these authors that the feature store holds but `cleaned` lacks are planned for removal;
+    too many of one author's refuse the run before anything is embedded or deleted.
     """
     wanted = fingerprints(cleaned, config.chunking, embedder)
-    plan = plan_update(wanted, indexed_documents(index, author_ids))
+    indexed = indexed_documents(index, [author.id for author in authors])
+    plan = plan_update(wanted, indexed)
     logger.info("Feature plan: {}, changed because: {}", plan.counts(), plan.reason_counts())
+    check_removals(plan, indexed, authors, config)
     todo = set(plan.new) | set(plan.changed)
     chunks = chunk_documents([d for d in cleaned if d.id in todo], embedder, config.chunking)
     embedded = embed_chunks(chunks, embedder, config.embedding_group_size)
@@ -204,6 +248,6 @@ def update_feature_store(
     """The whole feature run in one call, as the pipeline's steps run it one after another."""
     raw = query_data_warehouse(store, author_full_names)
     cleaned = clean_documents(raw)
-    embedded = embed_changes(cleaned, [author.id for author in raw.authors], index, embedder, config)
+    embedded = embed_changes(cleaned, raw.authors, index, embedder, config)
     load_features(index, cleaned, embedded)
     return embedded

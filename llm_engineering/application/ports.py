@@ -20,12 +20,18 @@ class InsertOutcome(StrEnum):
 
 
 class DocumentStore(Protocol):
-    """The warehouse: users and their documents, one document per link."""
+    """The warehouse: users and their documents, one document per page (per canonical link)."""
 
-    def get_or_create_user(self, first_name: str, last_name: str) -> UserDocument: ...
+    def get_or_create_user(self, first_name: str, last_name: str) -> UserDocument:
+        """The user `find_user` finds, or a new one with that spelling."""
+        ...
 
     def find_user(self, first_name: str, last_name: str) -> UserDocument | None:
-        """The user with that name, or None when there is none."""
+        """The user with that name ignoring case and spacing (of namesakes, the first stored), or None."""
+        ...
+
+    def get_user(self, user_id: UUID) -> UserDocument | None:
+        """The user with that id, or None when there is none."""
         ...
 
     def list_users(self) -> list[UserDocument]: ...
@@ -33,11 +39,11 @@ class DocumentStore(Protocol):
     def upsert_user(self, user: UserDocument) -> None: ...
 
     def link_exists(self, link: str) -> bool:
-        """Whether any document of any category came from `link`."""
+        """Whether any document of any category has the canonical link of `link`, as its link or an alias."""
         ...
 
     def insert(self, document: Document) -> InsertOutcome:
-        """Store a new document; a document whose link is already stored is left as is."""
+        """Store a new document; one whose canonical link (or an alias's) is already stored is left out."""
         ...
 
     def upsert(self, document: Document) -> None:

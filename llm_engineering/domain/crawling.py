@@ -93,15 +93,55 @@ class CrawlReport(BaseModel):
 
 
 def link_domain(link: str) -> str:
-    """The host of a web link, or the scheme of an export or local link.
+    """The host of a web link, the scheme of an export or local link, or "malformed"; never raises.
 
-    >>> link_domain("https://www.medium.com/@iris/x"), link_domain("folder:notes")
-    ('medium.com', 'folder')
+    >>> link_domain("https://www.medium.com/@iris/x"), link_domain("folder:notes"), link_domain("http://[::1/x")
+    ('medium.com', 'folder', 'malformed')
     """
-    parts = urlsplit(link)
+    try:
+        parts = urlsplit(link)
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 host; the link's outcome says what is wrong
+        return "malformed"
     host = (parts.hostname or "").removeprefix("www.")
     return host or parts.scheme or "local"
 
+
+def link_problem(link: str) -> str | None:
+    """What is wrong with a link, naming it, or None when a crawler can take it.
+
+    >>> link_problem("http://[::1/post")
+    "'http://[::1/post' is not a well-formed URL (Invalid IPv6 URL); fix or remove it."
+    """
+    link = link.strip()
+    if not link:
+        return "An empty link; remove it from `links`."
+    problem = url_problem(link) if WEB_LINK.match(link) else None
+    if problem:
+        return f"{link!r} {problem}; fix or remove it."
+    try:
+        crawler_name_for(link)
+    except UnsupportedLinkError as error:
+        return str(error)
+    return None
+
+
+def url_problem(url: str) -> str | None:
+    """Why a `scheme://` link cannot be fetched as written, or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- parsing the port is what finds one that is not a number
+    except ValueError as error:
+        return f"is not a well-formed URL ({error})"
+    # Local paths may hold spaces; a web address percent-encodes them (two links on one line land here too).
+    if parts.scheme != "file" and re.search(r"\s", url):
+        return "has whitespace inside (write a space as %20, one link per list item)"
+    if parts.scheme in ("http", "https") and not parts.hostname:
+        return "names no host"
+    return None
+
+
+# A link with a network location (web, git, file URLs) rather than a prefixed local path.
+WEB_LINK = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 # Checked in order; the first match picks the crawler. Exports and folders are
 # named by an explicit prefix because their paths look alike.

@@ -39,3 +39,11 @@ class LLMError(TwinError):
 
 class RegistryError(TwinError):
     """A model version or stage asked for does not exist."""
+
+
+class WarehouseDamagedError(WarehouseUnavailableError):
+    """A file of the embedded warehouse is damaged; it is refused rather than read as an empty collection."""
+
+
+class MassRemovalError(TwinError):
+    """A feature run would remove more of an author's indexed documents than it may."""

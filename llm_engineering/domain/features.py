@@ -125,6 +125,7 @@ class IndexedDocument(BaseModel):
 
     category: DataCategory
     fingerprint: Fingerprint | None = Field(description="None when indexed before fingerprints existed.")
+    author_id: UUID | None = Field(None, description="Whose document it is, to bound how many of theirs go.")
 
 
 class FeaturePlan(BaseModel):
@@ -166,6 +167,33 @@ def plan_update(fingerprints: dict[UUID, Fingerprint], indexed: dict[UUID, Index
             unchanged.append(doc_id)
     removed = {doc_id: held.category for doc_id, held in indexed.items() if doc_id not in fingerprints}
     return FeaturePlan(new=new, changed=list(reasons), unchanged=unchanged, removed=removed, reasons=reasons)
+
+
+class MassRemoval(BaseModel):
+    """An author of whose indexed documents a plan would remove more than a run may."""
+
+    model_config = ConfigDict(frozen=True)
+
+    author_id: UUID | None
+    removed: int
+    indexed: int
+
+
+def mass_removals(
+    plan: FeaturePlan, indexed: dict[UUID, IndexedDocument], max_share: float
+) -> list[MassRemoval]:
+    """Authors who would lose more than `max_share` of the documents the feature store holds of them.
+
+    A warehouse that lost documents (a damaged file, a wrong database) looks like an author who deleted
+    them, so a large share going at once is more likely lost data than a decision.
+    """
+    held = Counter(document.author_id for document in indexed.values())
+    going = Counter(indexed[doc_id].author_id for doc_id in plan.removed)
+    return [
+        MassRemoval(author_id=author_id, removed=removed, indexed=held[author_id])
+        for author_id, removed in going.items()
+        if removed > max_share * held[author_id]
+    ]
 
 
 class EmbeddedDocuments(BaseModel):

@@ -1,10 +1,13 @@
 """The warehouse over the MongoDB API: pymongo against a server, litemongo embedded on disk."""
 
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 import pymongo
+from loguru import logger
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -14,12 +17,19 @@ from llm_engineering.domain.documents import (
     DataCategory,
     Document,
     UserDocument,
+    name_key,
 )
-from llm_engineering.domain.exceptions import WarehouseUnavailableError
+from llm_engineering.domain.exceptions import WarehouseDamagedError, WarehouseUnavailableError
+from llm_engineering.domain.links import canonical_link
 from llm_engineering.infrastructure.settings import Settings
 
 if TYPE_CHECKING:
     from llm_engineering.infrastructure.monitoring.feedback_store import MongoFeedbackStore
+
+
+# Stored for the indexes and computed from the other fields on every write, so never read back.
+DERIVED_DOCUMENT_FIELDS = ("canonical_link", "canonical_aliases")
+DERIVED_USER_FIELDS = ("name_key",)
 
 
 def document_to_mongo(document: Document) -> dict[str, Any]:
@@ -28,12 +38,16 @@ def document_to_mongo(document: Document) -> dict[str, Any]:
     data["author_id"] = str(document.author_id)
     data["_id"] = str(document.id)
     data["content"] = [{"name": name, "text": text} for name, text in document.content.items()]
+    data["aliases"] = list(document.aliases)
+    data["canonical_link"] = document.canonical_link
+    data["canonical_aliases"] = list(document.canonical_aliases)
     return data
 
 
 def document_from_mongo(category: DataCategory, data: dict[str, Any]) -> Document:
-    """Inverse of `document_to_mongo`."""
-    fields = {key: value for key, value in data.items() if key not in {"_id", "content"}}
+    """Inverse of `document_to_mongo`; a document stored before aliases existed has none."""
+    skipped = {"_id", "content", *DERIVED_DOCUMENT_FIELDS}
+    fields = {key: value for key, value in data.items() if key not in skipped}
     content = {pair["name"]: pair["text"] for pair in data["content"]}
     return DOCUMENT_TYPES[category](id=UUID(data["_id"]), content=content, **fields)
 
@@ -41,11 +55,17 @@ def document_from_mongo(category: DataCategory, data: dict[str, Any]) -> Documen
 def user_to_mongo(user: UserDocument) -> dict[str, Any]:
     data = user.model_dump(exclude={"id"})
     data["_id"] = str(user.id)
+    data["name_key"] = user.name_key
     return data
 
 
 def user_from_mongo(data: dict[str, Any]) -> UserDocument:
-    return UserDocument(id=UUID(data["_id"]), **{k: v for k, v in data.items() if k != "_id"})
+    skipped = {"_id", *DERIVED_USER_FIELDS}
+    return UserDocument(id=UUID(data["_id"]), **{k: v for k, v in data.items() if k not in skipped})
+
+
+UNIQUE_NAME_INDEX = "first_name_1_last_name_1"  # made unique by earlier versions
+OLDEST_FIRST = [("created_at", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]
 
 
 class MongoWarehouse:
@@ -53,15 +73,57 @@ class MongoWarehouse:
 
     def __init__(self, database: Database) -> None:
         self._db = database
-        self._db[DataCategory.USERS].create_index(
-            [("first_name", pymongo.ASCENDING), ("last_name", pymongo.ASCENDING)], unique=True
-        )
+        users = self._db[DataCategory.USERS]
+        # Two people may share a name (kept apart by id), so names are matched by `name_key`, not unique.
+        if UNIQUE_NAME_INDEX in users.index_information():
+            users.drop_index(UNIQUE_NAME_INDEX)
+        users.create_index("name_key")
         for category in DOCUMENT_TYPES:
             self._db[category].create_index("link", unique=True)
+            # Sparse: a duplicate stored before canonical links existed holds none (see `_add_identities`).
+            self._db[category].create_index("canonical_link", unique=True, sparse=True)
+            self._db[category].create_index("canonical_aliases")
             self._db[category].create_index("author_id")
+        self._add_identities()
+
+    def _add_identities(self) -> None:
+        """Give users and documents stored before name keys and canonical links existed theirs.
+
+        Of documents that share a canonical link, only the first stored gets it; the others stay readable
+        but count as that one. Importing an export of the warehouse merges them (see warehouse_files).
+        """
+        users = self._db[DataCategory.USERS]
+        for data in list(users.find({"name_key": {"$exists": False}})):
+            key = user_from_mongo(data).name_key
+            users.update_one({"_id": data["_id"]}, {"$set": {"name_key": key}})
+        duplicates = 0
+        for category in DOCUMENT_TYPES:
+            collection = self._db[category]
+            unkeyed = collection.find({"canonical_link": {"$exists": False}}).sort(OLDEST_FIRST)
+            for data in list(unkeyed):
+                derived = document_to_mongo(document_from_mongo(category, data))
+                if self._identity_stored(derived["canonical_link"]):
+                    duplicates += 1
+                    continue
+                fields = {name: derived[name] for name in DERIVED_DOCUMENT_FIELDS}
+                try:
+                    collection.update_one({"_id": data["_id"]}, {"$set": fields})
+                except DuplicateKeyError:  # given to another copy by another process in between
+                    duplicates += 1
+        if duplicates:
+            logger.warning(
+                "{} stored documents repeat another's canonical link (the same page under another link). "
+                "To merge them, export the warehouse and import it into an empty one; their links are kept.",
+                duplicates,
+            )
 
     def find_user(self, first_name: str, last_name: str) -> UserDocument | None:
-        found = self._db[DataCategory.USERS].find_one({"first_name": first_name, "last_name": last_name})
+        query = {"name_key": name_key(f"{first_name} {last_name}")}
+        found = self._db[DataCategory.USERS].find(query).sort(OLDEST_FIRST).limit(1)
+        return next((user_from_mongo(data) for data in found), None)
+
+    def get_user(self, user_id: UUID) -> UserDocument | None:
+        found = self._db[DataCategory.USERS].find_one({"_id": str(user_id)})
         return user_from_mongo(found) if found else None
 
     def get_or_create_user(self, first_name: str, last_name: str) -> UserDocument:
@@ -69,11 +131,14 @@ class MongoWarehouse:
         if existing:
             return existing
         user = UserDocument(first_name=first_name, last_name=last_name)
-        try:
-            self._db[DataCategory.USERS].insert_one(user_to_mongo(user))
-        except DuplicateKeyError:  # created by another process in between
-            return self.get_or_create_user(first_name, last_name)
-        return user
+        users = self._db[DataCategory.USERS]
+        users.insert_one(user_to_mongo(user))
+        # Names are not unique (namesakes are kept apart by id), so a race between two processes creating
+        # one author is settled here: the first stored is the author, and a later copy removes itself.
+        first = self.find_user(first_name, last_name) or user
+        if first.id != user.id:
+            users.delete_one({"_id": str(user.id)})
+        return first
 
     def list_users(self) -> list[UserDocument]:
         return [user_from_mongo(data) for data in self._db[DataCategory.USERS].find().sort("_id")]
@@ -82,11 +147,17 @@ class MongoWarehouse:
         self._db[DataCategory.USERS].replace_one({"_id": str(user.id)}, user_to_mongo(user), upsert=True)
 
     def link_exists(self, link: str) -> bool:
-        return any(self._db[category].count_documents({"link": link}, limit=1) for category in DOCUMENT_TYPES)
+        return self._identity_stored(canonical_link(link))
+
+    def _identity_stored(self, identity: str) -> bool:
+        """Whether a document of any category has that canonical link, as its link's or an alias's."""
+        query = {"$or": [{"canonical_link": identity}, {"canonical_aliases": identity}]}
+        return any(self._db[category].count_documents(query, limit=1) for category in DOCUMENT_TYPES)
 
     def insert(self, document: Document) -> InsertOutcome:
-        # The unique index guards one collection; a link may not reappear in another either.
-        if self.link_exists(document.link):
+        # The unique index guards canonical links in one collection; aliases and the others are checked here.
+        identities = (document.canonical_link, *document.canonical_aliases)
+        if any(self._identity_stored(identity) for identity in identities):
             return InsertOutcome.ALREADY_PRESENT
         try:
             self._db[document.category].insert_one(document_to_mongo(document))
@@ -116,6 +187,7 @@ def connect_database(settings: Settings) -> Database:
         from litemongo import sqlite_store
 
         settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+        check_collection_files(settings.warehouse_dir.resolve() / settings.database_name)
         store = sqlite_store.ServerStore(settings.warehouse_dir.resolve())
         return litemongo.MongoClient(store, tz_aware=True)[settings.database_name]
     uri = settings.database_host.get_secret_value() if settings.database_host else ""
@@ -139,6 +211,58 @@ def connect_database(settings: Settings) -> Database:
             "the embedded warehouse."
         ) from error
     return client[settings.database_name]
+
+
+# litemongo keeps each collection of a database in one SQLite file, `<warehouse>/<database>/<collection>`,
+# next to SQLite's own sidecar files; these are the tables and columns it reads.
+SQLITE_HEADER = b"SQLite format 3\x00"
+SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
+COLLECTION_TABLES = {"documents": {"_id", "doc"}, "indexes": {"_id", "doc"}, "info": {"key", "value"}}
+
+
+def check_collection_files(database_dir: Path) -> None:
+    """Refuse damaged collection files: litemongo would read a zero-byte one as an empty collection."""
+    if not database_dir.is_dir():
+        return
+    for path in sorted(database_dir.iterdir()):
+        if not path.is_file() or path.name.endswith(SQLITE_SIDECARS):
+            continue
+        if problem := collection_problem(path):
+            name = path.name
+            raise WarehouseDamagedError(
+                f"The warehouse file {path} {problem}; it is refused rather than read as an empty {name} "
+                f"collection. Move it, with any {name}-wal and {name}-shm beside it, out of {database_dir}; "
+                "then restore the warehouse from an export made with `poe run-export-data-warehouse-to-json` "
+                "by running `poe run-import-data-warehouse-from-json`, or go on without it to start the "
+                f"{name} collection empty."
+            )
+
+
+def collection_problem(path: Path) -> str | None:
+    """What is wrong with a litemongo collection file, or None if it reads as one."""
+    with path.open("rb") as file:
+        header = file.read(len(SQLITE_HEADER))
+    if not header:
+        return "is empty (zero bytes)"
+    if header != SQLITE_HEADER:
+        return "is not a SQLite database"
+    connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        [(verdict, *_)] = connection.execute("PRAGMA quick_check(1)").fetchall()
+        if verdict != "ok":
+            return f"is a damaged SQLite database ({verdict})"
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and not tables & COLLECTION_TABLES.keys():
+            return f"is a SQLite database of something else (tables: {', '.join(sorted(tables))})"
+        for table in sorted(tables & COLLECTION_TABLES.keys()):
+            columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+            if not COLLECTION_TABLES[table] <= columns:
+                return f"has a {table} table without the columns litemongo reads ({sorted(columns)})"
+    except sqlite3.DatabaseError as error:
+        return f"cannot be read as a SQLite database ({error})"
+    finally:
+        connection.close()
+    return None
 
 
 class WarehouseStores(NamedTuple):

@@ -2,12 +2,16 @@
 
 Our export is one JSON list per collection (`users.json`, `articles.json`, ...) of the
 models' JSON form. Import checks every file before it writes anything, so a malformed
-export never leaves the warehouse half-imported.
+export never leaves the warehouse half-imported. Import also migrates: documents that are
+one page under several links (one canonical link) become one, the oldest, with the other
+links as its aliases; authors are matched by name ignoring case and spacing.
 """
 
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,10 +32,11 @@ Item = TypeVar("Item")
 
 @dataclass
 class ImportCounts:
-    """Items of one collection written, and items left as the warehouse already held them."""
+    """Items of one collection written, left as stored, or merged into another document as its alias."""
 
     imported: int = 0
     skipped: int = 0
+    merged: int = 0
 
 
 @dataclass(frozen=True)
@@ -164,50 +169,94 @@ def store_export(store: DocumentStore, export: WarehouseExport) -> dict[DataCate
 def store_users(
     store: DocumentStore, export: WarehouseExport
 ) -> tuple[dict[DataCategory, ImportCounts], dict[UUID, UUID]]:
-    """Upsert users by id; a name already stored under another id keeps that id.
+    """Upsert users by id; a new id whose name (ignoring case and spacing) is stored takes that author's id.
 
-    Returns the counts and the map from each such imported id to the stored one.
+    Namesakes the export itself holds are different people kept apart by id, so none of them is merged.
+    Returns the counts and the map from each merged imported id to the stored one.
     """
     stored = {user.id: user for user in store.list_users()}
-    ids_by_name = {(user.first_name, user.last_name): user.id for user in stored.values()}
+    ids_by_name: dict[str, UUID] = {}
+    for user in sorted(stored.values(), key=lambda user: (user.created_at, str(user.id))):
+        ids_by_name.setdefault(user.name_key, user.id)  # of stored namesakes, the first is the name's
+    names_in_export = Counter(user.name_key for user in export.users)
     renamed: dict[UUID, UUID] = {}
     counts = ImportCounts()
     for user in export.users:
-        namesake = ids_by_name.get((user.first_name, user.last_name))
+        namesake = ids_by_name.get(user.name_key)
         current = stored.get(user.id)
-        if namesake is not None and namesake != user.id:
+        if namesake not in (None, user.id) and current is None and names_in_export[user.name_key] == 1:
             renamed[user.id] = namesake
             counts.skipped += 1
         elif current is not None and (current == user or not export.replace_stored):
             counts.skipped += 1
         else:
             store.upsert_user(user)
-            if current is not None:
-                ids_by_name.pop((current.first_name, current.last_name), None)
-            stored[user.id], ids_by_name[(user.first_name, user.last_name)] = user, user.id
+            if current is not None and ids_by_name.get(current.name_key) == current.id:
+                del ids_by_name[current.name_key]
+            stored[user.id] = user
+            ids_by_name.setdefault(user.name_key, user.id)
             counts.imported += 1
     return {DataCategory.USERS: counts}, renamed
 
 
 def store_documents(store: DocumentStore, documents: list[Document], replace_stored: bool) -> ImportCounts:
-    """Upsert documents of one category by id, never storing a link twice."""
+    """Upsert documents of one category by id, one per canonical link.
+
+    A document whose canonical link another one holds (stored, or imported before it: the export's
+    oldest first) is merged into that one: its links become the other's aliases, the rest of it is
+    dropped. A document replaced by id keeps the links it had as aliases, so no link is ever lost.
+    """
     counts = ImportCounts()
     if not documents:
         return counts
     stored = {document.id: document for document in store.iter_documents(documents[0].category)}
-    owners = {document.link: document.id for document in stored.values()}
-    for document in documents:
-        current = stored.get(document.id)
-        owner = owners.get(document.link)
-        if owner not in (None, document.id) or (owner is None and store.link_exists(document.link)):
-            logger.info("Skipped {}: its link is already stored under another id", document.link)
+    owners: dict[str, UUID] = {}  # canonical link -> the id of the document that holds it
+    for document in sorted(stored.values(), key=age):
+        claim(owners, document)
+    for exported in sorted(documents, key=age):
+        current = stored.get(exported.id)
+        document = exported if current is None else exported.with_aliases([current.link, *current.aliases])
+        held = {owners[key] for key in identities(document) if key in owners} - {document.id}
+        owner = min(held, key=lambda owner_id: age(stored[owner_id])) if held else None
+        if owner is not None:
+            merged = stored[owner].with_aliases([document.link, *document.aliases])
+            if merged == stored[owner]:
+                counts.skipped += 1
+                continue
+            logger.info("Merged {} into {}: the same page", document.link, merged.link)
+            counts.merged += 1
+            document = merged
+        elif current is None and any(store.link_exists(key) for key in identities(document)):
+            logger.info("Skipped {}: the page is already stored as another kind of document", document.link)
             counts.skipped += 1
+            continue
         elif current is not None and (current == document or not replace_stored):
             counts.skipped += 1
+            continue
         else:
-            store.upsert(document)
-            if current is not None:
-                owners.pop(current.link, None)
-            stored[document.id], owners[document.link] = document, document.id
             counts.imported += 1
+        store.upsert(document)
+        stored[document.id] = document
+        claim(owners, document)
+    if counts.merged:
+        logger.info(
+            "Merged {} {} into documents of the same page; their links are kept as aliases.",
+            counts.merged,
+            documents[0].category.value,
+        )
     return counts
+
+
+def claim(owners: dict[str, UUID], document: Document) -> None:
+    """Record `document` as the holder of those of its canonical links no document holds yet."""
+    owners.update(dict.fromkeys(identities(document) - owners.keys(), document.id))
+
+
+def identities(document: Document) -> set[str]:
+    """The canonical links a document holds: its link's and its aliases'."""
+    return {document.canonical_link, *document.canonical_aliases}
+
+
+def age(document: Document) -> tuple[datetime, str]:
+    """Oldest first: of several copies of one page, the first stored is kept (its id may be in use)."""
+    return document.created_at, str(document.id)

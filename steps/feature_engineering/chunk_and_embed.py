@@ -17,7 +17,7 @@ def chunk_and_embed(
     """Chunk and embed the documents that are new, or whose content, cleaning, chunking or model changed."""
     embedded = features.embed_changes(
         cleaned_documents.documents,
-        [author.id for author in raw_documents.authors],
+        raw_documents.authors,
         get_vector_index(),
         get_embedder(),
         config,

@@ -11,7 +11,7 @@ from llm_engineering.application.features import (
 from llm_engineering.domain.chunking import ChunkingConfig
 from llm_engineering.domain.cleaning import CLEANING_VERSION
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, RepositoryDocument, UserDocument
-from llm_engineering.domain.exceptions import TwinError
+from llm_engineering.domain.exceptions import MassRemovalError, TwinError
 from llm_engineering.domain.features import (
     CLEANED_COLLECTIONS,
     EMBEDDED_COLLECTIONS,
@@ -305,3 +305,53 @@ def test_cleaned_payload_round_trips_its_document_and_fingerprint(store) -> None
     assert stored_fingerprint(payload) == fingerprint
     assert payload["content_hash"] == document.content_hash
     assert CleanedDocument.model_validate({**payload, "id": payload["document_id"]}) == document
+
+
+def all_counts(index: InMemoryVectorIndex) -> dict[str, int]:
+    return {c: index.count(c) for c in [*CLEANED_COLLECTIONS.values(), *EMBEDDED_COLLECTIONS.values()]}
+
+
+def test_a_run_that_would_remove_most_of_an_authors_documents_refuses_before_deleting(
+    store, index, embedder
+) -> None:
+    author_documents(store, "Ada Lovelace")
+    author_documents(store, "Iris Calder")
+    run(store, index, embedder, "Ada Lovelace", "Iris Calder")
+    before = all_counts(index)
+    lost = [d.id for d in store.documents.values() if d.author_full_name == "Iris Calder"][:2]
+    for doc_id in lost:
+        del store.documents[doc_id]  # as a damaged warehouse loses them
+
+    with pytest.raises(MassRemovalError) as refused:
+        run(store, index, embedder, "Ada Lovelace", "Iris Calder")
+
+    message = str(refused.value)
+    assert "2 of the 3 indexed documents of Iris Calder" in message and "Ada Lovelace" not in message
+    assert "max_removal_share (50%)" in message
+    assert "poe run-import-data-warehouse-from-json" in message and "--allow-mass-removal" in message
+    assert all_counts(index) == before
+
+    embedded = run(
+        store, index, embedder, "Ada Lovelace", "Iris Calder", config=FeatureConfig(allow_mass_removal=True)
+    )
+
+    assert set(embedded.plan.removed) == set(lost)
+    assert all(chunk_points(index, doc_id) == [] for doc_id in lost)
+    assert sum(index.count(c) for c in CLEANED_COLLECTIONS.values()) == 4
+
+
+@pytest.mark.parametrize(("max_removal_share", "refused"), [(0.5, False), (0.3, True), (1.0, False)])
+def test_max_removal_share_bounds_the_share_of_an_authors_documents_one_run_removes(
+    store, index, embedder, max_removal_share: float, refused: bool
+) -> None:
+    author_documents(store, "Iris Calder")
+    run(store, index, embedder, "Iris Calder")
+    post = next(d for d in store.documents.values() if isinstance(d, PostDocument))
+    del store.documents[post.id]  # 1 of 3
+    config = FeatureConfig(max_removal_share=max_removal_share)
+
+    if refused:
+        with pytest.raises(MassRemovalError, match="1 of the 3 indexed documents of Iris Calder"):
+            run(store, index, embedder, "Iris Calder", config=config)
+    else:
+        assert list(run(store, index, embedder, "Iris Calder", config=config).plan.removed) == [post.id]

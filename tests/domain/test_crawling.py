@@ -6,6 +6,7 @@ from llm_engineering.domain.crawling import (
     LinkStatus,
     crawler_name_for,
     link_domain,
+    link_problem,
 )
 from llm_engineering.domain.exceptions import UnsupportedLinkError
 
@@ -46,6 +47,52 @@ def test_link_domain_uses_host_or_scheme() -> None:
     assert link_domain("https://www.iris.dev/a") == "iris.dev"
     assert link_domain("linkedin-export:x") == "linkedin-export"
     assert link_domain("./repo") == "local"
+
+
+@pytest.mark.parametrize(
+    ("link", "problem"),
+    [
+        ("http://[::1/post", "not a well-formed URL (Invalid IPv6 URL)"),
+        ("https://iris.dev:80a/x", "not a well-formed URL"),
+        ("https:///posts/one", "names no host"),
+        ("https://iris.dev/my post", "whitespace inside"),
+        ("https://iris.dev/a https://iris.dev/b", "whitespace inside"),
+        ("ftp://example.org/file", "No crawler handles"),
+    ],
+)
+def test_link_problem_names_the_link_and_what_is_wrong(link: str, problem: str) -> None:
+    found = link_problem(link)
+    assert found is not None
+    assert repr(link) in found
+    assert problem in found
+
+
+def test_link_problem_names_empty_links() -> None:
+    assert link_problem("  ") == "An empty link; remove it from `links`."
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://iris.dev/posts/one?page=2#top",
+        "http://[::1]:8080/post",
+        "git@github.com:iris/pipelines.git",
+        "file:///srv/my repos/pipelines",
+        "folder:/home/iris/My Notes",
+        "medium-export:exports/medium export.zip",
+    ],
+)
+def test_link_problem_accepts_routable_links(link: str) -> None:
+    assert link_problem(link) is None
+
+
+def test_link_domain_of_a_malformed_link_does_not_raise() -> None:
+    outcome = LinkOutcome(link="http://[::1/post", crawler="none", status=LinkStatus.FAILED, reason="bad")
+    assert outcome.domain == "malformed"
+    assert CrawlReport(outcomes=[outcome]).per_domain() == {
+        "malformed": {"failed": 1, "documents_stored": 0, "documents_skipped": 0}
+    }
+    assert outcome.model_dump()["domain"] == "malformed"
 
 
 def test_report_summarises_per_domain_and_failure_rate() -> None:

@@ -10,6 +10,8 @@ import pytest
 from bson.codec_options import CodecOptions
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from loguru import logger
+from pymongo.database import Database
 
 from llm_engineering.application.ports import InsertOutcome
 from llm_engineering.domain.documents import (
@@ -193,6 +195,110 @@ def test_upsert_user_adds_then_replaces_by_id(warehouse: MongoWarehouse) -> None
     assert warehouse.find_user("Iris", "Calder") is None
 
 
+PAGE_VARIANTS = [
+    "https://iris.dev/posts/batch-sizes?utm_source=rss",
+    "https://iris.dev/posts/batch-sizes",
+    "https://iris.dev/posts/batch-sizes#why-small",
+    "https://iris.dev/posts/batch-sizes/",
+    "http://Iris.dev:80/posts/batch-sizes",
+]
+
+
+def test_one_page_under_several_links_is_stored_once_under_the_link_first_seen(
+    warehouse: MongoWarehouse,
+) -> None:
+    outcomes = [warehouse.insert(article(link)) for link in PAGE_VARIANTS]
+    assert outcomes == [InsertOutcome.STORED] + [InsertOutcome.ALREADY_PRESENT] * (len(PAGE_VARIANTS) - 1)
+    (stored,) = warehouse.iter_documents(DataCategory.ARTICLES)
+    assert stored.link == PAGE_VARIANTS[0]
+    assert all(warehouse.link_exists(link) for link in PAGE_VARIANTS)
+    assert (
+        warehouse.insert(post("https://iris.dev/posts/batch-sizes/?fbclid=x"))
+        is InsertOutcome.ALREADY_PRESENT
+    )
+    assert not warehouse.link_exists("https://iris.dev/posts/batch-sizes-2")
+    assert warehouse.insert(article("https://iris.dev/posts/batch-sizes-2")) is InsertOutcome.STORED
+
+
+def test_an_alias_identifies_its_document_too(warehouse: MongoWarehouse) -> None:
+    by_url = article("https://iris.substack.com/p/batch-sizes", aliases=("substack-export:151.batch-sizes",))
+    assert warehouse.insert(by_url) is InsertOutcome.STORED
+    assert warehouse.link_exists("substack-export:151.batch-sizes")
+    assert warehouse.insert(article("substack-export:151.batch-sizes")) is InsertOutcome.ALREADY_PRESENT
+    by_export = article("substack-export:152.small-models")
+    assert warehouse.insert(by_export) is InsertOutcome.STORED
+    later = article("https://iris.substack.com/p/small-models", aliases=("substack-export:152.small-models",))
+    assert warehouse.insert(later) is InsertOutcome.ALREADY_PRESENT
+    assert {d.link for d in warehouse.iter_documents(DataCategory.ARTICLES)} == {by_url.link, by_export.link}
+
+
+def old_document_dict(document: Document) -> dict:
+    """A document as warehouses stored it before canonical links and aliases existed."""
+    data = document_to_mongo(document)
+    for derived in ("canonical_link", "canonical_aliases", "aliases"):
+        del data[derived]
+    return data
+
+
+def test_a_warehouse_from_before_canonical_links_and_name_keys_keeps_working(
+    warehouse_database: Database,
+) -> None:
+    oldest = article("https://iris.dev/posts/batch-sizes", created_at=datetime(2023, 1, 1, tzinfo=UTC))
+    copy = article(
+        "https://iris.dev/posts/batch-sizes/?utm_source=rss", created_at=datetime(2024, 1, 1, tzinfo=UTC)
+    )
+    other = article("https://iris.dev/posts/small-models")
+    warehouse_database[DataCategory.ARTICLES].insert_many(
+        [old_document_dict(d) for d in (copy, oldest, other)]
+    )
+    users = warehouse_database[DataCategory.USERS]
+    users.create_index([("first_name", 1), ("last_name", 1)], unique=True)  # as earlier versions made it
+    users.insert_one({key: value for key, value in user_to_mongo(AUTHOR).items() if key != "name_key"})
+    warnings: list[str] = []
+    sink = logger.add(lambda message: warnings.append(message.record["message"]), level="WARNING")
+    try:
+        warehouse = MongoWarehouse(warehouse_database)
+    finally:
+        logger.remove(sink)
+
+    assert any("1 stored documents repeat" in warning and "import" in warning for warning in warnings)
+    assert sorted(warehouse.iter_documents(DataCategory.ARTICLES), key=lambda d: d.created_at)[:2] == [
+        oldest,
+        copy,
+    ]
+    assert warehouse.link_exists("http://iris.dev/posts/small-models#top")
+    assert (
+        warehouse.insert(article("https://iris.dev/posts/batch-sizes?ref=hn"))
+        is InsertOutcome.ALREADY_PRESENT
+    )
+    assert warehouse.find_user("IRIS", "calder") == AUTHOR
+    namesake = UserDocument(first_name="Iris", last_name="Calder")
+    warehouse.upsert_user(namesake)  # the old unique index on names is gone
+    assert {user.id for user in warehouse.list_users()} == {AUTHOR.id, namesake.id}
+
+
+def test_names_match_ignoring_case_and_spacing_and_keep_the_first_spelling(warehouse: MongoWarehouse) -> None:
+    first = warehouse.get_or_create_user("ada", "quill")
+    assert warehouse.get_or_create_user("Ada", "Quill") == first
+    assert warehouse.find_user("ADA ", "  quill") == first
+    assert warehouse.find_user("Ada King", "Quill") is None
+    assert [user.full_name for user in warehouse.list_users()] == ["ada quill"]
+
+
+def test_namesakes_are_kept_apart_by_id_and_the_name_finds_the_first_stored(
+    warehouse: MongoWarehouse,
+) -> None:
+    first = UserDocument(first_name="Ada", last_name="Quill", created_at=datetime(2024, 1, 1, tzinfo=UTC))
+    second = UserDocument(first_name="Ada", last_name="Quill", created_at=datetime(2025, 1, 1, tzinfo=UTC))
+    warehouse.upsert_user(second)
+    warehouse.upsert_user(first)
+    assert warehouse.get_user(second.id) == second
+    assert warehouse.get_user(uuid4()) is None
+    assert warehouse.find_user("Ada", "Quill") == first
+    assert warehouse.get_or_create_user("ada", "QUILL") == first
+    assert len(warehouse.list_users()) == 2
+
+
 # Serializers, without a database: BSON keeps milliseconds, so the generated times do too.
 millisecond_datetimes = st.datetimes(
     min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
@@ -212,9 +318,14 @@ def through_bson(data: dict) -> dict:
     category=st.sampled_from([DataCategory.ARTICLES, DataCategory.POSTS, DataCategory.REPOSITORIES]),
     published_at=st.none() | millisecond_datetimes,
     created_at=millisecond_datetimes,
+    aliases=st.lists(texts, max_size=3).map(tuple),
 )
 def test_document_round_trips_through_its_mongo_dict(
-    content: dict[str, str], category: DataCategory, published_at: datetime | None, created_at: datetime
+    content: dict[str, str],
+    category: DataCategory,
+    published_at: datetime | None,
+    created_at: datetime,
+    aliases: tuple[str, ...],
 ) -> None:
     fields = {"name": "pipelines"} if category is DataCategory.REPOSITORIES else {}
     model = {
@@ -228,6 +339,7 @@ def test_document_round_trips_through_its_mongo_dict(
         author_id=uuid4(),
         author_full_name="Iris Calder",
         link="https://iris.dev/a.b",
+        aliases=aliases,
         published_at=published_at,
         created_at=created_at,
         **fields,
@@ -271,3 +383,47 @@ def test_an_unreachable_server_fails_fast_without_leaking_the_password(tmp_path)
     assert "127.0.0.1" in message
     assert "s3cret-pa55" not in message
     assert "s3cret-pa55" not in str(raised.value.__cause__)
+
+
+def embedded_warehouse_with_articles(data_dir, count: int) -> Settings:
+    """An embedded warehouse holding `count` articles, closed so that its files are whole on disk."""
+    embedded = Settings(data_dir=data_dir, database_host=None)
+    database = connect_database(embedded)
+    store = MongoWarehouse(database)
+    for n in range(count):
+        store.insert(article(f"https://iris.example.com/notes/{n}"))
+    database.client.close()
+    return embedded
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda data: b"", "is empty (zero bytes)"),
+        (lambda data: b"not a database\n" * 100, "is not a SQLite database"),
+        (lambda data: data[: len(data) // 2], "cannot be read as a SQLite database"),
+    ],
+    ids=["zero-bytes", "garbage", "truncated"],
+)
+def test_a_damaged_collection_file_is_refused_naming_the_file_and_the_fix(tmp_path, damage, problem) -> None:
+    embedded = embedded_warehouse_with_articles(tmp_path, 200)
+    path = (embedded.warehouse_dir / embedded.database_name / "articles").resolve()
+    path.write_bytes(damage(path.read_bytes()))
+    damaged = path.read_bytes()
+
+    with pytest.raises(WarehouseUnavailableError) as raised:
+        connect_database(embedded)
+
+    message = str(raised.value)
+    assert f"{path} {problem}" in message
+    assert "poe run-export-data-warehouse-to-json" in message
+    assert "poe run-import-data-warehouse-from-json" in message
+    assert "to start the articles collection empty" in message
+    assert path.read_bytes() == damaged  # refused before anything wrote to it
+
+
+def test_a_whole_warehouse_opens_while_another_connection_holds_it(tmp_path) -> None:
+    embedded = embedded_warehouse_with_articles(tmp_path, 3)
+    first = MongoWarehouse(connect_database(embedded))
+    first.insert(article("https://iris.example.com/notes/late"))
+    assert MongoWarehouse(connect_database(embedded)).count(DataCategory.ARTICLES) == 4

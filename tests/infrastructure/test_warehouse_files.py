@@ -245,6 +245,89 @@ def test_a_handbook_export_is_converted_and_its_reimport_changes_nothing(
     assert read_files(tmp_path / "twice") == read_files(tmp_path / "once")
 
 
+def copy_of_one_page(link: str, created_at: datetime, body: str) -> ArticleDocument:
+    return ArticleDocument(
+        content={"title": "Batch sizes", "body": body},
+        platform="blog",
+        author_id=IRIS.id,
+        author_full_name=IRIS.full_name,
+        link=link,
+        created_at=created_at,
+    )
+
+
+def write_our_export(folder: Path, users: list[UserDocument], articles: list[ArticleDocument]) -> None:
+    """An export as `export_warehouse` writes it, here of a warehouse that stored one page several times."""
+    write_json(folder, FILE_NAMES[DataCategory.USERS], [user.model_dump(mode="json") for user in users])
+    write_json(folder, FILE_NAMES[DataCategory.ARTICLES], [a.model_dump(mode="json") for a in articles])
+
+
+def test_copies_of_one_page_in_an_export_become_the_oldest_with_the_other_links_as_aliases(
+    open_warehouse: OpenWarehouse, tmp_path: Path
+) -> None:
+    copies = [
+        copy_of_one_page("https://iris.dev/batch-sizes/", datetime(2024, 2, 1, tzinfo=UTC), "Second crawl"),
+        copy_of_one_page(
+            "http://iris.dev/batch-sizes?utm_source=rss", datetime(2023, 1, 1, tzinfo=UTC), "First"
+        ),
+        copy_of_one_page("https://iris.dev/batch-sizes#why", datetime(2025, 3, 1, tzinfo=UTC), "Third crawl"),
+    ]
+    other_page = copy_of_one_page("https://iris.dev/small-models", datetime(2024, 1, 1, tzinfo=UTC), "Other")
+    write_our_export(tmp_path / "export", [IRIS], [*copies, other_page])
+    target = open_warehouse("target")
+
+    counts = import_warehouse(target, tmp_path / "export")
+    assert counts[DataCategory.ARTICLES] == ImportCounts(imported=2, skipped=0, merged=2)
+    kept, other = sorted(target.iter_documents(DataCategory.ARTICLES), key=lambda d: d.created_at)
+    assert other == other_page
+    assert (kept.id, kept.link, kept.content["body"]) == (copies[1].id, copies[1].link, "First")
+    assert kept.aliases == (copies[0].link, copies[2].link)
+    assert all(target.link_exists(copy.link) for copy in copies)
+
+    export_warehouse(target, tmp_path / "once")
+    assert import_warehouse(target, tmp_path / "export")[DataCategory.ARTICLES] == ImportCounts(skipped=4)
+    assert import_warehouse(target, tmp_path / "once")[DataCategory.ARTICLES] == ImportCounts(skipped=2)
+    export_warehouse(target, tmp_path / "twice")
+    assert read_files(tmp_path / "twice") == read_files(tmp_path / "once")
+
+
+def test_a_page_already_stored_keeps_its_document_and_gains_the_imported_link(
+    open_warehouse: OpenWarehouse, tmp_path: Path
+) -> None:
+    target = open_warehouse("target")
+    target.upsert_user(IRIS)
+    crawled = copy_of_one_page("https://iris.dev/batch-sizes", datetime(2025, 1, 1, tzinfo=UTC), "Crawled")
+    target.insert(crawled)
+    older = copy_of_one_page("https://iris.dev/batch-sizes/?ref=hn", datetime(2020, 1, 1, tzinfo=UTC), "Old")
+    write_our_export(tmp_path / "export", [IRIS], [older])
+
+    assert import_warehouse(target, tmp_path / "export")[DataCategory.ARTICLES] == ImportCounts(merged=1)
+    (stored,) = target.iter_documents(DataCategory.ARTICLES)
+    assert stored == crawled.model_copy(update={"aliases": (older.link,)})
+
+
+def test_authors_match_ignoring_case_but_namesakes_the_export_keeps_apart_stay_apart(
+    open_warehouse: OpenWarehouse, tmp_path: Path
+) -> None:
+    target = open_warehouse("target")
+    stored = target.get_or_create_user("iris", "calder")
+    ada, other_ada = (UserDocument(first_name="Ada", last_name="Quill") for _ in range(2))
+    write_our_export(
+        tmp_path / "export",
+        [IRIS, ada, other_ada],
+        [copy_of_one_page("https://iris.dev/a", datetime(2024, 1, 1, tzinfo=UTC), "A")],
+    )
+
+    counts = import_warehouse(target, tmp_path / "export")
+    assert counts[DataCategory.USERS] == ImportCounts(imported=2, skipped=1)
+    assert {user.id: user.full_name for user in target.list_users()} == {
+        stored.id: "iris calder",
+        ada.id: "Ada Quill",
+        other_ada.id: "Ada Quill",
+    }
+    assert [d.author_id for d in target.iter_documents(DataCategory.ARTICLES)] == [stored.id]
+
+
 MALFORMED = [
     pytest.param("articles.json", "[{", ["articles.json", "not valid UTF-8 JSON"], id="not-json"),
     pytest.param("posts.json", '{"a": 1}', ["posts.json", "JSON list"], id="not-a-list"),

@@ -2,8 +2,10 @@
 
 import shutil
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
+import yaml
 from zenml.client import Client
 from zenml.enums import ExecutionStatus
 
@@ -64,3 +66,47 @@ def test_failed_links_are_recorded_and_the_run_fails_past_the_limit(data_dir: Pa
 
     run_etl([good, *bad], max_failure_rate=0.7)
     assert Client().get_pipeline("digital_data_etl").last_run.status is ExecutionStatus.COMPLETED
+
+
+def test_a_malformed_link_fails_alone_and_the_run_finishes(data_dir: Path, tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    shutil.copytree(SAMPLES / "notes", notes)
+    malformed = "http://[::1/post"
+
+    run_etl([f"folder:{notes}", malformed], max_failure_rate=1.0)
+    run = Client().get_pipeline("digital_data_etl").last_run
+    assert run.status is ExecutionStatus.COMPLETED
+    metadata = run.steps["crawl_links"].run_metadata
+    assert list(metadata["failures"]) == [malformed]
+    assert f"{malformed!r} is not a well-formed URL" in metadata["failures"][malformed]
+    assert metadata["per_domain"]["malformed"]["failed"] == 1
+    report = run.steps["crawl_links"].outputs["crawl_report"][0].load()
+    assert [o.status.value for o in report.outcomes] == ["stored", "failed"]
+    assert get_warehouse().count(DataCategory.ARTICLES) == len(list(notes.iterdir()))
+
+
+def test_an_author_id_in_the_run_config_names_the_author_and_a_name_it_does_not_match_fails(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes"
+    shutil.copytree(SAMPLES / "notes", notes)
+    author_id = uuid4()
+    config = tmp_path / "run.yaml"
+    parameters = {"user_full_name": "Ada Quill", "user_id": str(author_id), "links": [f"folder:{notes}"]}
+    config.write_text(yaml.safe_dump({"parameters": parameters}), encoding="utf-8")
+    get_warehouse().get_or_create_user("Ada", "Quill")  # a namesake: another person
+
+    digital_data_etl.with_options(enable_cache=False, config_path=str(config))()
+    ada = get_warehouse().get_user(author_id)
+    assert ada is not None and ada.full_name == "Ada Quill"
+    assert len(get_warehouse().list_users()) == 2
+    assert {d.author_id for d in get_warehouse().iter_documents(DataCategory.ARTICLES)} == {author_id}
+
+    with pytest.raises(RuntimeError):
+        digital_data_etl.with_options(enable_cache=False)(
+            user_full_name="Tomas Reyes", links=[f"folder:{notes}"], user_id=author_id
+        )
+    step = Client().get_pipeline("digital_data_etl").last_run.steps["get_or_create_user"]
+    assert step.status is ExecutionStatus.FAILED
+    assert step.exception_info is not None
+    assert f"user_id {author_id} is the author 'Ada Quill', not 'Tomas Reyes'" in step.exception_info.message

@@ -2,14 +2,25 @@
 
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
 from zenml.client import Client
+from zenml.enums import ExecutionStatus
 
 from llm_engineering.application.features import FeatureConfig, update_feature_store
 from llm_engineering.domain.chunking import ChunkingConfig
+from llm_engineering.domain.documents import DataCategory
 from llm_engineering.domain.features import CLEANED_COLLECTIONS, EMBEDDED_COLLECTIONS
-from llm_engineering.infrastructure.container import get_embedder, get_vector_index, get_warehouse
+from llm_engineering.infrastructure.container import (
+    get_embedder,
+    get_settings,
+    get_vector_index,
+    get_warehouse,
+)
+from llm_engineering.infrastructure.warehouse import connect_database
 from pipelines import digital_data_etl, feature_engineering
 from tests.support.fakes import InMemoryVectorIndex
+from tools.run import cli
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "iris-calder"
 
@@ -57,3 +68,30 @@ def test_features_are_built_once_and_then_left_alone(data_dir: Path) -> None:
     update_feature_store(get_warehouse(), empty, get_embedder(), ["Iris Calder"], finer)
     assert {name: index.count(name) for name in first} == {name: empty.count(name) for name in first}
     assert index.count("embedded_posts") > first["embedded_posts"]
+
+
+def test_a_warehouse_that_lost_most_documents_does_not_empty_the_feature_store(data_dir: Path) -> None:
+    links = [f"folder:{SAMPLES / 'notes'}", f"linkedin-export:{SAMPLES / 'linkedin-export'}"]
+    digital_data_etl.with_options(enable_cache=False)(user_full_name="Iris Calder", links=links)
+    feature_engineering.with_options(enable_cache=False)(author_full_names=["Iris Calder"])
+    index = get_vector_index()
+    names = [*CLEANED_COLLECTIONS.values(), *EMBEDDED_COLLECTIONS.values()]
+    before = {name: index.count(name) for name in names}
+    connect_database(get_settings())[DataCategory.POSTS].delete_many({})  # 7 of the author's 10 documents
+
+    with pytest.raises(RuntimeError, match="chunk_and_embed"):  # how ZenML reports a failed step by default
+        feature_engineering.with_options(enable_cache=False)(author_full_names=["Iris Calder"])
+    refused = CliRunner().invoke(cli, ["feature-engineering"])
+
+    last_run = Client().get_pipeline("feature_engineering").last_run
+    assert last_run.steps["chunk_and_embed"].status == ExecutionStatus.FAILED
+    assert "load_to_vector_db" not in last_run.steps
+    assert {name: index.count(name) for name in names} == before
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert "7 of the 10 indexed documents of Iris Calder" in refused.output.strip().splitlines()[-1]
+
+    allowed = CliRunner().invoke(cli, ["feature-engineering", "--allow-mass-removal"])
+
+    assert allowed.exit_code == 0, allowed.output
+    assert index.count("cleaned_posts") == index.count("embedded_posts") == 0
+    assert index.count("cleaned_articles") == before["cleaned_articles"] == 3

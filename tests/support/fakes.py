@@ -9,23 +9,30 @@ from typing import Any
 from uuid import UUID
 
 from llm_engineering.application.ports import InsertOutcome, ScoredPoint, VectorPoint, Where
-from llm_engineering.domain.documents import DataCategory, Document, UserDocument
+from llm_engineering.domain.documents import DataCategory, Document, UserDocument, name_key
 from llm_engineering.domain.exceptions import CollectionNotFoundError, CrawlError, RegistryError
 from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
+from llm_engineering.domain.links import canonical_link
 from llm_engineering.domain.registry import Key, ModelVersion, Stage
 
 
 class InMemoryStore:
-    """A `DocumentStore` in dicts, enforcing the same unique-link rule as the warehouse."""
+    """A `DocumentStore` in dicts, enforcing the warehouse's rules.
+
+    One document per canonical link; names matched ignoring case and spacing, of namesakes the first stored.
+    """
 
     def __init__(self) -> None:
         self.users: dict[UUID, UserDocument] = {}
         self.documents: dict[UUID, Document] = {}
 
     def find_user(self, first_name: str, last_name: str) -> UserDocument | None:
-        return next(
-            (u for u in self.users.values() if (u.first_name, u.last_name) == (first_name, last_name)), None
-        )
+        key = name_key(f"{first_name} {last_name}")
+        namesakes = [u for u in self.users.values() if u.name_key == key]
+        return min(namesakes, key=lambda u: u.created_at, default=None)  # a tie: the first inserted
+
+    def get_user(self, user_id: UUID) -> UserDocument | None:
+        return self.users.get(user_id)
 
     def get_or_create_user(self, first_name: str, last_name: str) -> UserDocument:
         user = self.find_user(first_name, last_name) or UserDocument(
@@ -41,10 +48,13 @@ class InMemoryStore:
         self.users[user.id] = user
 
     def link_exists(self, link: str) -> bool:
-        return any(d.link == link for d in self.documents.values())
+        return self._identity_stored(canonical_link(link))
+
+    def _identity_stored(self, identity: str) -> bool:
+        return any(identity in (d.canonical_link, *d.canonical_aliases) for d in self.documents.values())
 
     def insert(self, document: Document) -> InsertOutcome:
-        if self.link_exists(document.link):
+        if any(self._identity_stored(key) for key in (document.canonical_link, *document.canonical_aliases)):
             return InsertOutcome.ALREADY_PRESENT
         self.documents[document.id] = document
         return InsertOutcome.STORED

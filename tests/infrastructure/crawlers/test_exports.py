@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.domain.documents import ArticleDocument, PostDocument, UserDocument
+from llm_engineering.domain.documents import ArticleDocument, DataCategory, PostDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.crawlers.exports import (
     FolderCrawler,
@@ -13,6 +13,7 @@ from llm_engineering.infrastructure.crawlers.exports import (
     SubstackExportCrawler,
 )
 from llm_engineering.infrastructure.crawlers.exports import files as exports_files
+from tests.support.fakes import InMemoryStore
 
 AUTHOR = UserDocument(first_name="Iris", last_name="Calder")
 MEDIUM_POST = """<!DOCTYPE html><html><head><title>{title}</title></head><body><article class="h-entry">
@@ -233,3 +234,16 @@ def test_oversized_members_are_refused(tmp_path: Path, monkeypatch: pytest.Monke
     folder = write_files(tmp_path / "big", {"Shares.csv": SHARES + "x" * 200})
     with pytest.raises(CrawlError, match="over 100 bytes"):
         LinkedInExportCrawler().crawl(f"linkedin-export:{folder}", AUTHOR)
+
+
+@pytest.mark.parametrize("publication_first", [True, False])
+def test_one_substack_export_imported_with_and_without_its_publication_is_stored_once(
+    tmp_path: Path, publication_first: bool
+) -> None:
+    export = write_files(tmp_path / "substack", SUBSTACK_FILES)
+    links = [f"substack-export:{export}?publication=iriscalder", f"substack-export:{export}"]
+    store = InMemoryStore()
+    for link in links if publication_first else links[::-1]:
+        for document in SubstackExportCrawler().crawl(link, AUTHOR):
+            store.insert(document)
+    assert store.count(DataCategory.ARTICLES) == 1

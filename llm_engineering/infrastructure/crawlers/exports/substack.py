@@ -79,5 +79,7 @@ def substack_post(
         author_id=author.id,
         author_full_name=author.full_name,
         link=link,
+        # The same post imported without ?publication= is linked by its export id: both name one page.
+        aliases=(f"{PREFIX}{post_id}",) if publication else (),
         published_at=parse_timestamp(row["post_date"]),
     )

@@ -37,6 +37,8 @@ class Key(StrEnum):
 
     MODEL_DIR = "model_dir"
     """The merged Hugging Face model folder the training run wrote."""
+    ENGINE_DIR = "engine_dir"
+    """The local engine's files converted from that folder (absent when the engine is transformers)."""
     METHOD = "method"
     STAGES = "stages"
     SYSTEM_PROMPT = "system_prompt"

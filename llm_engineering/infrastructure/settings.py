@@ -54,7 +54,12 @@ class Settings(BaseSettings):
         description="Local model folder (Hugging Face format); unset converts SmolLM2-135M-Instruct once.",
     )
     llm_threads: int | None = Field(
-        None, gt=0, description="CPU threads of the local model; unset lets torch pick."
+        None, gt=0, description="CPU threads of the local model; unset uses every core."
+    )
+    llm_engine: Literal["ctranslate2", "transformers"] = Field(
+        "ctranslate2",
+        description="What runs local models: CTranslate2 (int8, converted once and cached beside the model "
+        "folder) or transformers (fp32, as training runs them).",
     )
     openai_base_url: str | None = Field(
         None, description="Base URL of an OpenAI-compatible server, e.g. …/v1."

@@ -1,3 +1,4 @@
+from pathlib import Path
 from typing import Annotated
 
 from datasets import DatasetDict
@@ -6,7 +7,7 @@ from zenml.types import HTMLString
 
 from llm_engineering.domain.registry import Key
 from llm_engineering.domain.training import TrainingConfig, TrainingResult
-from llm_engineering.infrastructure.container import get_feedback_store, get_settings
+from llm_engineering.infrastructure.container import get_feedback_store, get_settings, prepare_local_engine
 from llm_engineering.infrastructure.hf_datasets import with_feedback
 from llm_engineering.infrastructure.llm import default_model_dir
 from llm_engineering.infrastructure.plots import html_page, loss_curve_png
@@ -36,8 +37,10 @@ def train_model(
         default_base_dir=default_model_dir(settings),
         report_to=experiment_trackers(settings),
     )
+    engine_dir = prepare_local_engine(Path(result.model_dir))
     metadata = {
         Key.MODEL_DIR: result.model_dir,
+        **({Key.ENGINE_DIR: str(engine_dir)} if engine_dir else {}),
         Key.FEEDBACK_PAIRS: len(feedback),
         Key.METHOD: config.method,
         Key.SYSTEM_PROMPT: config.system_prompt,

@@ -112,6 +112,16 @@ def get_chat_model() -> ChatModel:
     return build_chat_model(get_settings())
 
 
+def prepare_local_engine(model_dir: Path) -> Path | None:
+    """The engine files of a new model folder, converted now so the first answer need not wait; None when
+    LLM_ENGINE=transformers runs the folder as it is."""
+    if get_settings().llm_engine == "transformers":
+        return None
+    from llm_engineering.infrastructure.llm.local.engine_files import ensure_engine_files
+
+    return ensure_engine_files(model_dir)
+
+
 def get_hub_publisher() -> "HubPublisher":
     """Pushes to the Hub of the settings with their token; checks happen when a push starts."""
     from llm_engineering.infrastructure.hub import HubPublisher

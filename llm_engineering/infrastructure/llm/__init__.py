@@ -30,8 +30,8 @@ def build_chat_model(settings: Settings) -> ChatModel:
 
 
 def local_chat_model(settings: Settings, model_dir: Path, label: str | None = None) -> ChatModel:
-    """The model saved in `model_dir`, run in-process: the one constructor of local models (the backend's,
-    the served twin's, and every model an evaluation loads)."""
+    """The model saved in `model_dir`, run in-process by LLM_ENGINE: the one constructor of local models
+    (the backend's, the served twin's, and every model an evaluation loads)."""
     from llm_engineering.infrastructure.llm.local.model import TransformersChatModel, is_model_dir
 
     if not is_model_dir(model_dir):
@@ -39,7 +39,11 @@ def local_chat_model(settings: Settings, model_dir: Path, label: str | None = No
             f"{model_dir} holds no saved model (config.json, tokenizer, *.safetensors); point the setting "
             "or registry version that named it at a trained model folder."
         )
-    return TransformersChatModel(model_dir, threads=settings.llm_threads, label=label)
+    if settings.llm_engine == "transformers":
+        return TransformersChatModel(model_dir, threads=settings.llm_threads, label=label)
+    from llm_engineering.infrastructure.llm.local.ctranslate import CTranslate2ChatModel
+
+    return CTranslate2ChatModel(model_dir, threads=settings.llm_threads, label=label)
 
 
 def _local(settings: Settings) -> ChatModel:

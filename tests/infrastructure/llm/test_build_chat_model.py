@@ -8,13 +8,14 @@ from pydantic import SecretStr
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.generation import ChatMessage, GenerationConfig
 from llm_engineering.infrastructure.llm import build_chat_model
+from llm_engineering.infrastructure.llm.local.ctranslate import CTranslate2ChatModel
 from llm_engineering.infrastructure.llm.local.model import TransformersChatModel
 from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleChatModel
 from llm_engineering.infrastructure.llm.sagemaker import SageMakerChatModel
 from llm_engineering.infrastructure.settings import Settings
 from tests.support.chat_server import ChatServer
 
-VARIABLES = ["LLM_BACKEND", "LLM_MODEL_DIR", "LLM_THREADS", "OPENAI_BASE_URL", "OPENAI_API_KEY"]
+VARIABLES = ["LLM_BACKEND", "LLM_ENGINE", "LLM_MODEL_DIR", "LLM_THREADS", "OPENAI_BASE_URL", "OPENAI_API_KEY"]
 VARIABLES += ["OPENAI_MODEL_ID", "SAGEMAKER_ENDPOINT_NAME", "AWS_REGION", "AWS_ACCESS_KEY", "AWS_SECRET_KEY"]
 
 
@@ -69,9 +70,21 @@ def test_local_backend_refuses_a_folder_without_a_model(tmp_path: Path) -> None:
         build_chat_model(settings(llm_model_dir=tmp_path))
 
 
-def test_local_backend_uses_a_given_model_folder_without_loading_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("engine", "kind"), [("ctranslate2", CTranslate2ChatModel), ("transformers", TransformersChatModel)]
+)
+def test_local_backend_runs_a_given_model_folder_on_the_chosen_engine_without_loading_it(
+    tmp_path: Path, engine: str, kind: type
+) -> None:
     for name in ("config.json", "tokenizer_config.json", "model.safetensors"):
         (tmp_path / name).write_text("{}")
-    model = build_chat_model(settings(llm_model_dir=tmp_path, llm_threads=1))
-    assert isinstance(model, TransformersChatModel)
+    model = build_chat_model(settings(llm_model_dir=tmp_path, llm_threads=1, llm_engine=engine))
+    assert isinstance(model, kind)
     assert model.model_dir == tmp_path
+    assert not list(tmp_path.parent.glob("*.ct2-*"))  # nothing converted before the first answer
+
+
+def test_the_default_engine_is_ctranslate2(tmp_path: Path) -> None:
+    for name in ("config.json", "tokenizer_config.json", "model.safetensors"):
+        (tmp_path / name).write_text("{}")
+    assert isinstance(build_chat_model(settings(llm_model_dir=tmp_path)), CTranslate2ChatModel)

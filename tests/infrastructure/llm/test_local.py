@@ -31,11 +31,6 @@ CONVERSATIONS = [
 
 
 @pytest.fixture(scope="session")
-def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ensure_local_model(tmp_path_factory.mktemp("models") / "smollm2")
-
-
-@pytest.fixture(scope="session")
 def smollm2(smollm2_dir: Path) -> TransformersChatModel:
     return TransformersChatModel(smollm2_dir, batch_size=2)
 

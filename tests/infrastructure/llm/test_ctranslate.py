@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.generation import ChatMessage, GenerationConfig
 from llm_engineering.infrastructure.llm.local.ctranslate import CTranslate2ChatModel
 from llm_engineering.infrastructure.llm.local.engine_files import (
@@ -164,3 +165,9 @@ def test_choice_probabilities_sum_to_one_and_agree_with_the_transformers_model(
         assert ours[choice] == pytest.approx(reference[choice], abs=0.1)
     [pair] = engine.choice_probabilities(question, ["A", "B"])
     assert set(pair) == {"A", "B"} and sum(pair.values()) == pytest.approx(1.0)
+
+
+def test_a_folder_without_a_model_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(TwinError, match="No model to convert"):
+        ensure_engine_files(tmp_path / "missing")
+    assert list(tmp_path.iterdir()) == []

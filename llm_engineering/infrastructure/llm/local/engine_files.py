@@ -38,6 +38,8 @@ def engine_dir_for(model_dir: Path) -> Path:
 
 def ensure_engine_files(model_dir: Path) -> Path:
     """The CTranslate2 folder of the model in `model_dir`, converted on first use."""
+    if not (model_dir / "config.json").is_file():
+        raise TwinError(f"No model to convert in {model_dir}: it holds no config.json.")
     target = engine_dir_for(model_dir)
     if (target / ENGINE_MARKER).is_file():
         return target

@@ -1,9 +1,20 @@
-"""`models`: list the twin's versions, promote one, or roll production back (the registry is built by the
-composition root; see `llm_engineering/infrastructure/model_registry.py`)."""
+"""`models`: list the twin's versions, promote one, roll production back, or export one for local runtimes
+(the registry is built by the composition root; see `llm_engineering/infrastructure/model_registry.py`)."""
+
+import shlex
+from pathlib import Path
 
 import click
 
-from llm_engineering.domain.registry import TWIN_MODEL_NAME, Stage
+from llm_engineering.domain.exceptions import RegistryError
+from llm_engineering.domain.generation import TWIN_SYSTEM_PROMPT
+from llm_engineering.domain.registry import TWIN_MODEL_NAME, Key, Stage
+from llm_engineering.infrastructure.llm.local.gguf_export import (
+    DTYPES,
+    export_gguf,
+    ollama_modelfile,
+    read_chat_template,
+)
 from tools.reporting import reported
 
 
@@ -60,3 +71,55 @@ def rollback_command(reason: str) -> None:
     with reported():
         restored = get_model_registry().rollback(reason)
     click.echo(f"{restored.label} ({restored.name}) is in production again.")
+
+
+@models.command("export")
+@click.argument("version")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["gguf"]),
+    default="gguf",
+    show_default=True,
+    help="gguf: one file for llama.cpp, Ollama and LM Studio, with an Ollama Modelfile beside it.",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(DTYPES),
+    default="f16",
+    show_default=True,
+    help="Tensor type: f16 halves the file; f32 keeps the weights exactly.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the files (default: DATA_DIR/exports/llm_twin-v<N>/).",
+)
+def export_command(version: str, file_format: str, dtype: str, out: Path | None) -> None:
+    """Write VERSION's merged model as a GGUF file, with an Ollama Modelfile carrying its chat template
+    and system prompt."""
+    from llm_engineering.infrastructure.container import get_settings
+    from llm_engineering.infrastructure.container.models import get_model_registry
+
+    with reported():
+        registry = get_model_registry()
+        target = registry.get(version)
+        model_dir = registry.model_dir(target.number)
+        if not (model_dir / "config.json").is_file():
+            raise RegistryError(
+                f"{target.label} has no merged model on this machine (logged model_dir: {model_dir}); "
+                "export from the machine that trained it, or train again."
+            )
+        name = f"{TWIN_MODEL_NAME}-v{target.number}"
+        folder = out or get_settings().data_dir / "exports" / name
+        prompt = str(target.metadata.get(Key.SYSTEM_PROMPT, TWIN_SYSTEM_PROMPT))
+        # Built first, so a chat template Ollama's syntax cannot carry fails before any file is written.
+        modelfile_text = ollama_modelfile(f"{name}.{file_format}", read_chat_template(model_dir), prompt)
+        gguf_file = export_gguf(model_dir, folder / f"{name}.{file_format}", dtype)
+        modelfile = folder / "Modelfile"
+        modelfile.write_text(modelfile_text, encoding="utf-8")
+    size_mb = gguf_file.stat().st_size / 1e6
+    click.echo(f"{target.label} is in {folder}: {gguf_file.name} ({dtype}, {size_mb:.0f} MB) and Modelfile.")
+    click.echo(f"Ollama:    ollama create llm-twin -f {shlex.quote(str(modelfile))} && ollama run llm-twin")
+    click.echo(f"llama.cpp: llama-cli -m {shlex.quote(str(gguf_file))} -cnv -sys {shlex.quote(prompt)}")

@@ -171,3 +171,10 @@ def test_a_folder_without_a_model_is_refused_before_anything_is_written(tmp_path
     with pytest.raises(TwinError, match="No model to convert"):
         ensure_engine_files(tmp_path / "missing")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_prompts_are_batched_with_prompts_of_like_length_across_the_replicas(tmp_path: Path) -> None:
+    model = CTranslate2ChatModel(tmp_path, threads=2, batch_size=8)  # grouping loads nothing
+    assert model._groups([100, 10, 31, 12, 30]) == [[1, 3], [4, 2], [0]]
+    assert model._groups([50] * 8) == [[0, 1, 2, 3], [4, 5, 6, 7]]  # both replicas get half
+    assert CTranslate2ChatModel(tmp_path, threads=1, batch_size=3)._groups([50] * 5) == [[0, 1, 2], [3, 4]]

@@ -21,6 +21,7 @@ from llm_engineering.infrastructure.llm.local.choices import choice_token_ids
 from llm_engineering.infrastructure.llm.local.engine_files import ensure_engine_files
 
 PARTIAL_CHARACTER = "\ufffd"  # what decoding shows for a character whose bytes are not all generated yet
+LENGTH_SPREAD = 8  # most prompt tokens by which the prompts of one batch may differ
 
 
 class CTranslate2ChatModel:
@@ -39,22 +40,32 @@ class CTranslate2ChatModel:
         self._stops: list[int] = []
 
     def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
-        """One completion per conversation, in order; the engine batches `batch_size` at a time."""
+        """One completion per conversation, in order, in batches of like-length prompts over the replicas."""
         self._load()
         prompts = [self._prompt_tokens(conversation) for conversation in conversations]
         started = time.perf_counter()
-        # Sub-batches of at most batch_size, spread over the replicas.
-        per_worker = min(self._batch_size, max(1, math.ceil(len(prompts) / self._workers)))
-        generator, seeded = self._generator_for(config)
-        results = generator.generate_batch(
-            prompts,
-            max_batch_size=self._batch_size if seeded else per_worker,
-            max_length=config.max_new_tokens,
-            include_prompt_in_result=False,
-            return_end_token=True,
-            end_token=self._stops,
+        generators = self._generators_for(config)
+        options = {
+            "max_length": config.max_new_tokens,
+            "include_prompt_in_result": False,
+            "return_end_token": True,
+            "end_token": self._stops,
             **self._sampling(config),
-        )
+        }
+        groups = self._groups([len(prompt) for prompt in prompts])
+        pending = [
+            (
+                group,
+                generators[n % len(generators)].generate_batch(
+                    [prompts[i] for i in group], asynchronous=True, **options
+                ),
+            )
+            for n, group in enumerate(groups)
+        ]
+        results: list[Any] = [None] * len(prompts)
+        for group, futures in pending:
+            for index, future in zip(group, futures, strict=True):
+                results[index] = future.result()
         completions = [
             self._completion(result.sequences_ids[0], len(prompt))
             for result, prompt in zip(results, prompts, strict=True)
@@ -71,7 +82,7 @@ class CTranslate2ChatModel:
         `generate` counts them, end token included)."""
         self._load()
         prompt = self._prompt_tokens(conversation)
-        generator, _ = self._generator_for(config)
+        [generator] = self._generators_for(config, count=1)
         steps = generator.generate_tokens(
             prompt, max_length=config.max_new_tokens, end_token=self._stops, **self._sampling(config)
         )
@@ -116,6 +127,21 @@ class CTranslate2ChatModel:
             probabilities.append({choice: weight / total for choice, weight in weights.items()})
         return probabilities
 
+    def _groups(self, lengths: Sequence[int]) -> list[list[int]]:
+        """Prompt indices batched by length: the engine feeds a batch's shared length at once but the rest of
+        a longer prompt token by token, so prompts of unlike length go apart (measured on real passages of 150
+        to 340 tokens: 2.7 s apart, 11.5 s as one batch of eight). Batches are small enough to keep every
+        replica busy."""
+        size = min(self._batch_size, max(1, math.ceil(len(lengths) / self._workers)))
+        groups: list[list[int]] = []
+        for index in sorted(range(len(lengths)), key=lengths.__getitem__):
+            group = groups[-1] if groups else None
+            if group and len(group) < size and lengths[index] - lengths[group[0]] <= LENGTH_SPREAD:
+                group.append(index)
+            else:
+                groups.append([index])
+        return groups
+
     def _prompt_tokens(self, conversation: Conversation) -> list[str]:
         text = self._tokenizer.apply_chat_template(
             [message.model_dump() for message in conversation], tokenize=False, add_generation_prompt=True
@@ -123,21 +149,23 @@ class CTranslate2ChatModel:
         # The template already writes the special tokens; the tokenizer must not add a second BOS.
         return self._tokenizer.convert_ids_to_tokens(self._tokenizer.encode(text, add_special_tokens=False))
 
-    def _generator_for(self, config: GenerationConfig) -> tuple[Any, bool]:
-        """The shared generator, or for seeded sampling a fresh one-replica generator (and True).
+    def _generators_for(self, config: GenerationConfig, count: int | None = None) -> list[Any]:
+        """The shared generator (its replicas take batches as they come), or for seeded sampling `count`
+        fresh one-replica generators (one per core by default), each given its batches in a fixed order.
 
-        CTranslate2 seeds each worker thread's random generator when the thread starts, so a seed set later
-        changes nothing: a call sampled with a seed gets workers started under that seed (0.15 s to load),
-        one replica so that the order of its draws is fixed. Greedy answers need no seed.
+        CTranslate2 seeds a worker thread's random generator when the thread starts, so a seed set later
+        changes nothing: a sampled call with a seed gets workers started under it (0.15 s to load each),
+        and a fixed order of batches on each, so that it repeats. Greedy answers need no seed.
         """
         if config.seed is None or config.temperature == 0:
-            return self._generator, False
+            return [self._generator]
         import ctranslate2
 
         ctranslate2.set_random_seed(config.seed)
-        return ctranslate2.Generator(
-            str(self._engine_dir), device="cpu", compute_type="int8", intra_threads=1
-        ), True
+        return [
+            ctranslate2.Generator(str(self._engine_dir), device="cpu", compute_type="int8", intra_threads=1)
+            for _ in range(count or self._workers)
+        ]
 
     def _sampling(self, config: GenerationConfig) -> dict[str, Any]:
         """Greedy at temperature 0, nucleus sampling otherwise (top-k off, as on the other backends)."""

@@ -114,7 +114,8 @@ def main() -> None:
 
     from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
     from llm_engineering.infrastructure.vector_index import open_vector_index
-    from llm_engineering.infrastructure.warehouse import MongoWarehouse, connect_database
+    from llm_engineering.infrastructure.warehouse.connection import connect_database
+    from llm_engineering.infrastructure.warehouse.documents import MongoWarehouse
 
     with tempfile.TemporaryDirectory(prefix="twin-bench-") as folder:
         settings = Settings(data_dir=Path(folder))

@@ -81,7 +81,7 @@ def test_steps_and_pipelines_never_import_the_cli() -> None:
 # Where adapters (classes that talk to a store, a model or a service) are defined; only the composition
 # root and the adapters' own packages construct them.
 ADAPTER_PACKAGES = (
-    "llm_engineering/infrastructure/warehouse.py",
+    "llm_engineering/infrastructure/warehouse",
     "llm_engineering/infrastructure/monitoring/feedback_store.py",
     "llm_engineering/infrastructure/monitoring/opik.py",
     "llm_engineering/infrastructure/llm",

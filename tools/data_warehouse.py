@@ -28,7 +28,7 @@ def data_warehouse() -> None:
 def export_command(data_dir: Path) -> None:
     """Write users, articles, posts and repositories to one JSON file each."""
     from llm_engineering.infrastructure.container import get_warehouse
-    from llm_engineering.infrastructure.warehouse_files import export_warehouse
+    from llm_engineering.infrastructure.warehouse.files import export_warehouse
 
     with reported():
         counts = export_warehouse(get_warehouse(), data_dir)
@@ -41,7 +41,7 @@ def export_command(data_dir: Path) -> None:
 def import_command(data_dir: Path) -> None:
     """Add an export's users and documents to the warehouse by id; a link already stored is skipped."""
     from llm_engineering.infrastructure.container import get_warehouse
-    from llm_engineering.infrastructure.warehouse_files import import_warehouse
+    from llm_engineering.infrastructure.warehouse.files import import_warehouse
 
     with reported():
         counts = import_warehouse(get_warehouse(), data_dir)

@@ -24,9 +24,9 @@ from llm_engineering.domain.documents import (
 )
 from llm_engineering.domain.exceptions import WarehouseUnavailableError
 from llm_engineering.infrastructure.settings import Settings
-from llm_engineering.infrastructure.warehouse import (
+from llm_engineering.infrastructure.warehouse.connection import connect_database
+from llm_engineering.infrastructure.warehouse.documents import (
     MongoWarehouse,
-    connect_database,
     document_from_mongo,
     document_to_mongo,
     user_from_mongo,

@@ -18,8 +18,9 @@ from llm_engineering.domain.documents import (
 )
 from llm_engineering.domain.exceptions import ImportFormatError
 from llm_engineering.infrastructure.settings import Settings
-from llm_engineering.infrastructure.warehouse import MongoWarehouse, connect_database
-from llm_engineering.infrastructure.warehouse_files import (
+from llm_engineering.infrastructure.warehouse.connection import connect_database
+from llm_engineering.infrastructure.warehouse.documents import MongoWarehouse
+from llm_engineering.infrastructure.warehouse.files import (
     FILE_NAMES,
     ImportCounts,
     export_warehouse,

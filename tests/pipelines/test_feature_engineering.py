@@ -17,7 +17,7 @@ from llm_engineering.infrastructure.container import (
     get_vector_index,
     get_warehouse,
 )
-from llm_engineering.infrastructure.warehouse import connect_database
+from llm_engineering.infrastructure.warehouse.connection import connect_database
 from pipelines import digital_data_etl, feature_engineering
 from tests.support.fakes import InMemoryVectorIndex
 from tools.run import cli

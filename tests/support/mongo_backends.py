@@ -22,7 +22,8 @@ import pytest
 from pymongo.database import Database
 
 from llm_engineering.infrastructure.settings import Settings
-from llm_engineering.infrastructure.warehouse import MongoWarehouse, connect_database
+from llm_engineering.infrastructure.warehouse.connection import connect_database
+from llm_engineering.infrastructure.warehouse.documents import MongoWarehouse
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_SCRIPT = Path(__file__).with_name("mongoeco_server.py")

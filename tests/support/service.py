@@ -13,7 +13,7 @@ from llm_engineering.infrastructure.api.app import ServiceLimits, create_app
 from llm_engineering.infrastructure.api.in_thread import served_in_thread
 from llm_engineering.infrastructure.api.service import TwinParts
 from llm_engineering.infrastructure.settings import Settings
-from llm_engineering.infrastructure.warehouse import open_warehouse
+from llm_engineering.infrastructure.warehouse.connection import open_warehouse
 from tests.support import rag
 from tests.support.fakes import HashingEmbedder, InMemoryVectorIndex, ScriptedChatModel
 

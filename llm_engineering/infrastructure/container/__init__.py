@@ -20,7 +20,7 @@ from llm_engineering.infrastructure.settings import Settings
 if TYPE_CHECKING:
     from llm_engineering.infrastructure.hub import HubPublisher
     from llm_engineering.infrastructure.monitoring.feedback_store import MongoFeedbackStore
-    from llm_engineering.infrastructure.warehouse import WarehouseStores
+    from llm_engineering.infrastructure.warehouse.connection import WarehouseStores
 
 
 @cache
@@ -36,7 +36,7 @@ def _warehouse() -> "WarehouseStores":
 @cache
 def _warehouse_at(directory: Path, host: SecretStr | None, name: str) -> "WarehouseStores":
     """One connection per process and location, however often the settings are re-read."""
-    from llm_engineering.infrastructure.warehouse import open_warehouse
+    from llm_engineering.infrastructure.warehouse.connection import open_warehouse
 
     return open_warehouse(get_settings())
 

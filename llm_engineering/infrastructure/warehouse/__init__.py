@@ -1,0 +1,1 @@
+"""The warehouse: documents and users (`documents`), opening it (`connection`), export/import (`files`)."""

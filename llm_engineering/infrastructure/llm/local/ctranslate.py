@@ -19,6 +19,7 @@ from loguru import logger
 from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
 from llm_engineering.infrastructure.llm.local.choices import choice_token_ids
 from llm_engineering.infrastructure.llm.local.engine_files import ensure_engine_files
+from llm_engineering.infrastructure.llm.local.generation import decode_completion, stop_token_ids
 
 PARTIAL_CHARACTER = "\ufffd"  # what decoding shows for a character whose bytes are not all generated yet
 LENGTH_SPREAD = 8  # most prompt tokens by which the prompts of one batch may differ
@@ -37,7 +38,7 @@ class CTranslate2ChatModel:
         self._generator: Any = None
         self._engine_dir: Path | None = None
         self._tokenizer: Any = None
-        self._stops: list[int] = []
+        self._stops: set[int] = set()
 
     def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
         """One completion per conversation, in order, in batches of like-length prompts over the replicas."""
@@ -49,7 +50,7 @@ class CTranslate2ChatModel:
             "max_length": config.max_new_tokens,
             "include_prompt_in_result": False,
             "return_end_token": True,
-            "end_token": self._stops,
+            "end_token": sorted(self._stops),
             **self._sampling(config),
         }
         groups = self._groups([len(prompt) for prompt in prompts])
@@ -84,7 +85,7 @@ class CTranslate2ChatModel:
         prompt = self._prompt_tokens(conversation)
         [generator] = self._generators_for(config, count=1)
         steps = generator.generate_tokens(
-            prompt, max_length=config.max_new_tokens, end_token=self._stops, **self._sampling(config)
+            prompt, max_length=config.max_new_tokens, end_token=sorted(self._stops), **self._sampling(config)
         )
         ids: list[int] = []
         shown = ""
@@ -180,14 +181,8 @@ class CTranslate2ChatModel:
         }
 
     def _completion(self, ids: list[int], prompt_tokens: int) -> Completion:
-        """The answer ends at, and its token count includes, the first stop token."""
-        end = next((position for position, token in enumerate(ids) if token in self._stops), None)
-        text = self._tokenizer.decode(ids[:end], skip_special_tokens=True).strip()
-        return Completion(
-            text=text,
-            model=self.model_id,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=len(ids) if end is None else end + 1,
+        return decode_completion(
+            self._tokenizer, ids, self._stops, model_id=self.model_id, prompt_tokens=prompt_tokens
         )
 
     def _load(self) -> None:
@@ -201,8 +196,7 @@ class CTranslate2ChatModel:
         engine_dir = self._engine_dir = ensure_engine_files(self.model_dir)
         tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
         eos = HFGenerationConfig.from_pretrained(self.model_dir).eos_token_id
-        stops = set(eos) if isinstance(eos, list) else {eos}
-        self._stops = sorted({tokenizer.eos_token_id, tokenizer.pad_token_id, *stops} - {None})
+        self._stops = stop_token_ids(eos, tokenizer)
         self._tokenizer = tokenizer
         self._generator = ctranslate2.Generator(
             str(engine_dir), device="cpu", compute_type="int8", inter_threads=self._workers, intra_threads=1

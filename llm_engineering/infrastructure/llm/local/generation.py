@@ -29,18 +29,17 @@ def sampling_arguments(config: GenerationConfig, pad_token_id: int | None) -> di
     }
 
 
-def stop_token_ids(model: Any, tokenizer: Any) -> set[int]:
-    """The ids that end an answer: the tokenizer's end and padding tokens and the model's end tokens."""
-    eos = model.generation_config.eos_token_id
-    stops = set(eos) if isinstance(eos, list) else {eos}
+def stop_token_ids(eos_token_id: int | list[int] | None, tokenizer: Any) -> set[int]:
+    """The ids that end an answer: the tokenizer's end and padding tokens and the model's end tokens
+    (`eos_token_id` of its generation config)."""
+    stops = set(eos_token_id) if isinstance(eos_token_id, list) else {eos_token_id}
     return {tokenizer.eos_token_id, tokenizer.pad_token_id, *stops} - {None}
 
 
 def decode_completion(
-    tokenizer: Any, tokens: Any, stops: set[int], *, model_id: str, prompt_tokens: int
+    tokenizer: Any, ids: list[int], stops: set[int], *, model_id: str, prompt_tokens: int
 ) -> Completion:
     """The answer in one row of generated ids; it ends at, and its token count includes, the first stop."""
-    ids = tokens.tolist()
     # Finished rows are padded to the batch's longest answer; the answer ends at its first stop token.
     end = next((position for position, token in enumerate(ids) if token in stops), None)
     text = tokenizer.decode(ids[:end], skip_special_tokens=True).strip()

@@ -173,7 +173,7 @@ class TransformersChatModel:
         return sampling_arguments(config, self._tokenizer.pad_token_id)
 
     def _completion(self, tokens: Any, prompt_tokens: int) -> Completion:
-        stops = stop_token_ids(self._model, self._tokenizer)
+        stops = stop_token_ids(self._model.generation_config.eos_token_id, self._tokenizer)
         return decode_completion(
-            self._tokenizer, tokens, stops, model_id=self.model_id, prompt_tokens=prompt_tokens
+            self._tokenizer, tokens.tolist(), stops, model_id=self.model_id, prompt_tokens=prompt_tokens
         )

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class ChatMessage(BaseModel):
@@ -34,6 +34,31 @@ class GenerationConfig(BaseModel):
         description="Above 1 discourages repeating tokens already written (small models loop without it); "
         "local and vLLM/TGI-style servers; 1 sends nothing.",
     )
+    stop: tuple[str, ...] = Field(
+        (),
+        max_length=4,
+        description="Strings that end the answer, which is cut before the first of them (at most 4, as the "
+        "OpenAI API allows); servers get them as `stop`, local engines stop on the tokens that hold them.",
+    )
+    answer_prefix: str = Field(
+        "",
+        description="Text the answer starts with: local engines open the assistant turn with it and go on "
+        "from there, and the answer includes it. Servers have no portable way to continue a turn, so they "
+        "answer from the prompt alone; a prompt that uses a prefix should ask for the same start.",
+    )
+
+    @field_validator("stop")
+    @classmethod
+    def _no_empty_stop(cls, stops: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not stop for stop in stops):
+            raise ValueError("A stop string cannot be empty; remove it from `stop`.")
+        return stops
+
+
+def cut_at_stop(text: str, stops: tuple[str, ...], start: int = 0) -> tuple[str, bool]:
+    """`text` up to the first stop string found at or after `start`, and whether one was found."""
+    found = [position for stop in stops if (position := text.find(stop, start)) >= 0]
+    return (text[: min(found)], True) if found else (text, False)
 
 
 class Completion(BaseModel):

@@ -56,6 +56,8 @@ def chat_body(
         body["top_p"] = config.top_p
     if config.seed is not None:
         body["seed"] = config.seed
+    if config.stop:
+        body["stop"] = list(config.stop)
     if config.repetition_penalty != 1.0:
         body["repetition_penalty"] = config.repetition_penalty  # vLLM, TGI and llama.cpp read it
     if config.json_mode and json_mode_supported:

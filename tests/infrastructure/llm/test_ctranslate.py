@@ -178,3 +178,30 @@ def test_prompts_are_batched_with_prompts_of_like_length_across_the_replicas(tmp
     assert model._groups([100, 10, 31, 12, 30]) == [[1, 3], [4, 2], [0]]
     assert model._groups([50] * 8) == [[0, 1, 2, 3], [4, 5, 6, 7]]  # both replicas get half
     assert CTranslate2ChatModel(tmp_path, threads=1, batch_size=3)._groups([50] * 5) == [[0, 1, 2], [3, 4]]
+
+
+def test_an_answer_prefix_opens_the_answer_and_a_stop_string_ends_it(
+    engine: CTranslate2ChatModel, smollm2_dir: Path
+) -> None:
+    """The prefix is part of the prompt and of the answer, joined by the space the model writes after it;
+    the answer ends before the first stop string, on either engine, batched or streamed."""
+    config = GenerationConfig(max_new_tokens=48, temperature=0, answer_prefix="The city", stop=("\n", "."))
+    [ours] = engine.generate(QUESTIONS[:1], config)
+    [reference] = TransformersChatModel(smollm2_dir).generate(QUESTIONS[:1], config)
+    for completion in (ours, reference):  # int8 and fp32 weights may word it differently
+        assert completion.text.startswith("The city ") and not {".", "\n"} & set(completion.text)
+    [plain] = engine.generate(QUESTIONS[:1], GREEDY)
+    assert ours.prompt_tokens == plain.prompt_tokens + 2  # "The" and " city"
+    pieces, streamed = drain(engine.stream(QUESTIONS[0], config))
+    assert "".join(pieces) == streamed.text == ours.text
+
+
+def test_generation_ends_on_the_token_that_holds_a_stop_string(engine: CTranslate2ChatModel) -> None:
+    """Stopping is not only a cut of the text: the engine stops generating there, so fewer tokens are made."""
+    long = GenerationConfig(max_new_tokens=64, temperature=0)
+    question = [[ChatMessage(role="user", content="List five fruits, one per line.")]]
+    [whole] = engine.generate(question, long)
+    assert "\n" in whole.text
+    [stopped] = engine.generate(question, long.model_copy(update={"stop": ("\n",)}))
+    assert stopped.text == whole.text.split("\n")[0].strip()
+    assert stopped.completion_tokens < whole.completion_tokens

@@ -137,3 +137,11 @@ def test_streamed_pieces_join_into_the_greedy_answer(smollm2: TransformersChatMo
     assert streamed.text == "".join(pieces)
     assert streamed.prompt_tokens == whole.prompt_tokens
     assert streamed.completion_tokens == whole.completion_tokens
+
+
+def test_a_stream_stops_at_a_stop_string_and_starts_with_the_prefix(smollm2: TransformersChatModel) -> None:
+    config = GenerationConfig(max_new_tokens=32, temperature=0, answer_prefix="Paris", stop=(".",))
+    pieces, streamed = drain(smollm2.stream(CONVERSATIONS[0], config))
+    [whole] = smollm2.generate(CONVERSATIONS[:1], config)
+    assert pieces[0] == "Paris" and "." not in "".join(pieces)
+    assert "".join(pieces).strip() == whole.text == streamed.text.strip()

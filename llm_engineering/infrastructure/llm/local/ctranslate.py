@@ -19,7 +19,12 @@ from loguru import logger
 from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
 from llm_engineering.infrastructure.llm.local.choices import choice_token_ids
 from llm_engineering.infrastructure.llm.local.engine_files import ensure_engine_files
-from llm_engineering.infrastructure.llm.local.generation import decode_completion, stop_token_ids
+from llm_engineering.infrastructure.llm.local.generation import (
+    StopCutter,
+    decode_completion,
+    prefix_ids,
+    stop_token_ids,
+)
 
 PARTIAL_CHARACTER = "\ufffd"  # what decoding shows for a character whose bytes are not all generated yet
 LENGTH_SPREAD = 8  # most prompt tokens by which the prompts of one batch may differ
@@ -39,18 +44,19 @@ class CTranslate2ChatModel:
         self._engine_dir: Path | None = None
         self._tokenizer: Any = None
         self._stops: set[int] = set()
+        self._stop_tokens: dict[tuple[str, ...], set[int]] = {(): set()}
 
     def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
         """One completion per conversation, in order, in batches of like-length prompts over the replicas."""
         self._load()
-        prompts = [self._prompt_tokens(conversation) for conversation in conversations]
+        prompts = [self._prompt_tokens(conversation, config) for conversation in conversations]
         started = time.perf_counter()
         generators = self._generators_for(config)
         options = {
             "max_length": config.max_new_tokens,
             "include_prompt_in_result": False,
             "return_end_token": True,
-            "end_token": sorted(self._stops),
+            "end_token": self._end_tokens(config),
             **self._sampling(config),
         }
         groups = self._groups([len(prompt) for prompt in prompts])
@@ -68,7 +74,7 @@ class CTranslate2ChatModel:
             for index, future in zip(group, futures, strict=True):
                 results[index] = future.result()
         completions = [
-            self._completion(result.sequences_ids[0], len(prompt))
+            self._completion(result.sequences_ids[0], len(prompt), config)
             for result, prompt in zip(results, prompts, strict=True)
         ]
         generated = sum(completion.completion_tokens for completion in completions)
@@ -82,30 +88,40 @@ class CTranslate2ChatModel:
         """The answer in text pieces as the engine produces tokens, then its Completion (token counts as
         `generate` counts them, end token included)."""
         self._load()
-        prompt = self._prompt_tokens(conversation)
+        prompt = self._prompt_tokens(conversation, config)
+        prefix = prefix_ids(self._tokenizer, config)
+        shown_prefix = len(self._tokenizer.decode(prefix, skip_special_tokens=True))
         [generator] = self._generators_for(config, count=1)
         steps = generator.generate_tokens(
-            prompt, max_length=config.max_new_tokens, end_token=sorted(self._stops), **self._sampling(config)
+            prompt,
+            max_length=config.max_new_tokens,
+            end_token=self._end_tokens(config),
+            **self._sampling(config),
         )
+        if config.answer_prefix:
+            yield config.answer_prefix
+        cutter = StopCutter(config.stop)
         ids: list[int] = []
-        shown = ""
+        decoded = ""
         ended = False
         for step in steps:
             if step.token_id in self._stops:
                 ended = True
                 break
             ids.append(step.token_id)
-            text = self._tokenizer.decode(ids, skip_special_tokens=True)
+            text = self._tokenizer.decode(prefix + ids, skip_special_tokens=True)[shown_prefix:]
             if text.endswith(PARTIAL_CHARACTER):
                 continue  # wait for the rest of a multi-byte character
-            if len(text) > len(shown):
-                yield text[len(shown) :]
-                shown = text
-        text = self._tokenizer.decode(ids, skip_special_tokens=True)
-        if len(text) > len(shown):
-            yield text[len(shown) :]
+            if shown := cutter.feed(text[len(decoded) :]):
+                yield shown
+            decoded = text
+            if cutter.stopped:
+                break
+        text = self._tokenizer.decode(prefix + ids, skip_special_tokens=True)[shown_prefix:]
+        if shown := cutter.feed(text[len(decoded) :]) + cutter.flush():
+            yield shown
         return Completion(
-            text=text,
+            text=config.answer_prefix + cutter.text,
             model=self.model_id,
             prompt_tokens=len(prompt),
             completion_tokens=len(ids) + ended,
@@ -143,12 +159,26 @@ class CTranslate2ChatModel:
                 groups.append([index])
         return groups
 
-    def _prompt_tokens(self, conversation: Conversation) -> list[str]:
+    def _prompt_tokens(self, conversation: Conversation, config: GenerationConfig | None = None) -> list[str]:
+        """The chat template's prompt opening the assistant turn, then the answer prefix, if any."""
         text = self._tokenizer.apply_chat_template(
             [message.model_dump() for message in conversation], tokenize=False, add_generation_prompt=True
         )
         # The template already writes the special tokens; the tokenizer must not add a second BOS.
-        return self._tokenizer.convert_ids_to_tokens(self._tokenizer.encode(text, add_special_tokens=False))
+        ids = self._tokenizer.encode(text, add_special_tokens=False)
+        return self._tokenizer.convert_ids_to_tokens(
+            ids + (prefix_ids(self._tokenizer, config) if config else [])
+        )
+
+    def _end_tokens(self, config: GenerationConfig) -> list[int]:
+        """The model's end tokens, and every token whose text holds one of the stop strings: generation ends
+        on it, and the answer is then cut inside it, before the stop string."""
+        if config.stop not in self._stop_tokens:
+            vocabulary = self._tokenizer.batch_decode([[token] for token in range(len(self._tokenizer))])
+            self._stop_tokens[config.stop] = {
+                token for token, text in enumerate(vocabulary) if any(stop in text for stop in config.stop)
+            }
+        return sorted(self._stops | self._stop_tokens[config.stop])
 
     def _generators_for(self, config: GenerationConfig, count: int | None = None) -> list[Any]:
         """The shared generator (its replicas take batches as they come), or for seeded sampling `count`
@@ -180,9 +210,14 @@ class CTranslate2ChatModel:
             "sampling_temperature": config.temperature,
         }
 
-    def _completion(self, ids: list[int], prompt_tokens: int) -> Completion:
+    def _completion(self, ids: list[int], prompt_tokens: int, config: GenerationConfig) -> Completion:
         return decode_completion(
-            self._tokenizer, ids, self._stops, model_id=self.model_id, prompt_tokens=prompt_tokens
+            self._tokenizer,
+            ids,
+            self._stops,
+            model_id=self.model_id,
+            prompt_tokens=prompt_tokens,
+            config=config,
         )
 
     def _load(self) -> None:

@@ -15,6 +15,7 @@ from llm_engineering.domain.generation import Completion, Conversation, Generati
 from llm_engineering.infrastructure.llm.local.choices import choice_token_ids, score_choices
 from llm_engineering.infrastructure.llm.local.conversion import convert_gguf, packaged_gguf
 from llm_engineering.infrastructure.llm.local.generation import (
+    cut_stream,
     decode_completion,
     sampling_arguments,
     stop_token_ids,
@@ -105,22 +106,27 @@ class TransformersChatModel:
         with self._lock:
             self._load()
             inputs = self._tokenizer(
-                self._prompts([conversation]), return_tensors="pt", add_special_tokens=False
+                self._prompts([conversation], config), return_tensors="pt", add_special_tokens=False
             )
             arguments = {**inputs, **self._sampling(config)}
-            output, text = yield from stream_generation(
-                self._model, self._tokenizer, arguments, self.model_id
+            if config.answer_prefix:
+                yield config.answer_prefix
+            (output, _), text = yield from cut_stream(
+                stream_generation(self._model, self._tokenizer, arguments, self.model_id), config.stop
             )
             prompt_tokens = int(inputs["input_ids"].shape[1])
-            counted = self._completion(output[0, prompt_tokens:], prompt_tokens)
+            counted = self._completion(output[0, prompt_tokens:], prompt_tokens, config)
             # The text is what the client was streamed, unstripped, so pieces and answer agree.
-            return counted.model_copy(update={"text": text})
+            return counted.model_copy(update={"text": config.answer_prefix + text})
 
-    def _prompts(self, batch: Sequence[Conversation]) -> list[str]:
+    def _prompts(self, batch: Sequence[Conversation], config: GenerationConfig | None = None) -> list[str]:
+        """The chat template's prompts, each opening the assistant turn (with the answer prefix, if any)."""
+        prefix = config.answer_prefix if config else ""
         return [
             self._tokenizer.apply_chat_template(
                 [message.model_dump() for message in conversation], tokenize=False, add_generation_prompt=True
             )
+            + prefix
             for conversation in batch
         ]
 
@@ -152,7 +158,7 @@ class TransformersChatModel:
 
         # The template already writes the special tokens; the tokenizer must not add a second BOS.
         inputs = self._tokenizer(
-            self._prompts(batch), return_tensors="pt", padding=True, add_special_tokens=False
+            self._prompts(batch, config), return_tensors="pt", padding=True, add_special_tokens=False
         )
         started = time.perf_counter()
         with torch.random.fork_rng(devices=[]), torch.inference_mode():
@@ -161,7 +167,7 @@ class TransformersChatModel:
             output = self._model.generate(**inputs, **self._sampling(config))
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         completions = [
-            self._completion(tokens, int(prompt_tokens))
+            self._completion(tokens, int(prompt_tokens), config)
             for tokens, prompt_tokens in zip(new_tokens, inputs["attention_mask"].sum(dim=1), strict=True)
         ]
         generated = sum(completion.completion_tokens for completion in completions)
@@ -170,10 +176,15 @@ class TransformersChatModel:
         return completions
 
     def _sampling(self, config: GenerationConfig) -> dict[str, Any]:
-        return sampling_arguments(config, self._tokenizer.pad_token_id)
+        return sampling_arguments(config, self._tokenizer.pad_token_id, self._tokenizer)
 
-    def _completion(self, tokens: Any, prompt_tokens: int) -> Completion:
+    def _completion(self, tokens: Any, prompt_tokens: int, config: GenerationConfig) -> Completion:
         stops = stop_token_ids(self._model.generation_config.eos_token_id, self._tokenizer)
         return decode_completion(
-            self._tokenizer, tokens.tolist(), stops, model_id=self.model_id, prompt_tokens=prompt_tokens
+            self._tokenizer,
+            tokens.tolist(),
+            stops,
+            model_id=self.model_id,
+            prompt_tokens=prompt_tokens,
+            config=config,
         )

@@ -1,7 +1,7 @@
 """The dataset use case: feature store passages → LLM-written instructions → filtered, split datasets."""
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,11 +35,26 @@ class DatasetConfig(BaseModel):
     window_max_chars: int = Field(1200, gt=0, description="Longest passage an instruction is written for.")
     window_min_chars: int = Field(150, ge=0, description="Shorter passages are not used.")
     max_passages: int | None = Field(None, gt=0, description="Use at most this many passages (quick runs).")
-    batch_size: int = Field(8, gt=0, description="Conversations per generation call.")
+    batch_size: int = Field(
+        32, gt=0, description="Conversations per generation call; local engines group them by length."
+    )
     max_retries: int = Field(2, ge=0, description="Re-asks of a conversation whose answer did not parse.")
     # Sampling, not greedy: with a small model, greedy answers mostly restate the passage, and a retry
     # would repeat the same answer.
-    instruction_generation: GenerationConfig = GenerationConfig(max_new_tokens=40, temperature=0.7, seed=42)
+    # One line: a small model writes its question, then often answers it or rambles on.
+    instruction_generation: GenerationConfig = GenerationConfig(
+        max_new_tokens=40, temperature=0.7, seed=42, stop=("\n",)
+    )
+    instruction_starts: tuple[str, ...] = Field(
+        ("How", "What", "Why"),
+        min_length=1,
+        description="Words an instruction is started with, in turn over passages, as the answer prefix of "
+        "local engines (the prompt asks for the same); measured on the sample author with SmolLM2-135M, "
+        "22% of free answers parsed on the first try, 53-65% of answers started with one of these.",
+    )
+    instructions_per_passage: int = Field(
+        1, ge=1, description="Instructions asked for each passage, each with the next start word."
+    )
     answer_generation: GenerationConfig = GenerationConfig(max_new_tokens=160, temperature=0.7, seed=42)
     judge_threshold: int | None = Field(
         None, ge=1, le=3, description="Keep samples the judge scores at least this."
@@ -65,6 +80,8 @@ class GenerationReport(BaseModel):
     """What a dataset run did, for step metadata."""
 
     passages: int = 0
+    instructions_asked: int = 0
+    first_try_parsed: int = Field(0, description="Instructions usable as first written, without a retry.")
     malformed: int = 0
     filtered: dict[str, int] = Field(default_factory=dict)
     usage: UsageTotals = Field(default_factory=UsageTotals)
@@ -101,34 +118,52 @@ def build_passages(documents: Sequence[CleanedDocument], config: DatasetConfig) 
 def write_instructions(
     passages: Sequence[Passage], chat: ChatModel, config: DatasetConfig, report: GenerationReport
 ) -> list[tuple[Passage, str]]:
-    """The instruction each passage answers; passages whose answer never parsed are dropped, and counted."""
-    conversations = [
-        render_conversation(
-            config.instruction_prompt,
-            passage=p.text,
-            author=p.author_full_name,
-            category=p.category,
-        )
-        for p in passages
+    """The instructions each passage answers (`instructions_per_passage` each, started with the start words
+    in turn); passages whose answer never parsed are dropped, and counted."""
+    starts = config.instruction_starts
+    asked = [
+        (passage, starts[(n + k) % len(starts)])
+        for n, passage in enumerate(passages)
+        for k in range(config.instructions_per_passage)
     ]
-    parsed, usage, failures = generate_parsed(
-        chat,
-        conversations,
-        lambda index, text: parse_instruction(text, passages[index].text),
-        config.instruction_generation,
-        config.batch_size,
-        config.max_retries,
-    )
-    report.usage = report.usage.add_totals(usage)
-    report.malformed += len(failures)
-    return [(passages[i], parsed[i]) for i in sorted(parsed)]
+    written: dict[int, str] = {}
+    for start in dict.fromkeys(starts):
+        indices = [n for n, (_, word) in enumerate(asked) if word == start]
+        conversations = [
+            render_conversation(
+                config.instruction_prompt,
+                passage=asked[n][0].text,
+                author=asked[n][0].author_full_name,
+                category=asked[n][0].category,
+            )
+            for n in indices
+        ]
+        parsed, usage, failures, first_try = generate_parsed(
+            chat,
+            conversations,
+            instruction_parser([asked[n][0].text for n in indices]),
+            config.instruction_generation.model_copy(update={"answer_prefix": start}),
+            config.batch_size,
+            config.max_retries,
+        )
+        written |= {indices[index]: instruction for index, instruction in parsed.items()}
+        report.usage = report.usage.add_totals(usage)
+        report.malformed += len(failures)
+        report.instructions_asked += len(indices)
+        report.first_try_parsed += first_try
+    return [(asked[n][0], written[n]) for n in sorted(written)]
+
+
+def instruction_parser(passages: Sequence[str]) -> Callable[[int, str], str]:
+    """Parses the answer to conversation `index` as an instruction about passage `index`."""
+    return lambda index, text: parse_instruction(text, passages[index])
 
 
 def write_answers(
     instructions: Sequence[str], chat: ChatModel, config: DatasetConfig, report: GenerationReport
 ) -> dict[int, str]:
     conversations = [render_conversation(config.answer_prompt, instruction=i) for i in instructions]
-    parsed, usage, failures = generate_parsed(
+    parsed, usage, failures, _ = generate_parsed(
         chat,
         conversations,
         lambda _, text: parse_answer(text),
@@ -159,7 +194,7 @@ def judge(
         render_conversation(config.judge_prompt, instruction=instruction(s), answer=answer(s))
         for s in samples
     ]
-    scores, usage, _ = generate_parsed(
+    scores, usage, _, _ = generate_parsed(
         chat,
         conversations,
         parse_score,

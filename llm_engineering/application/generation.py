@@ -1,12 +1,23 @@
 """Batched generation with retries for malformed answers only, and token accounting."""
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from loguru import logger
 
 from llm_engineering.application.ports import ChatModel
 from llm_engineering.domain.datasets import MalformedAnswerError
 from llm_engineering.domain.generation import Conversation, GenerationConfig, UsageTotals
+
+
+class ParsedAnswers(NamedTuple):
+    """The parsed answers by conversation index, the usage, the last failure reason of each conversation
+    that never parsed, and how many parsed on the first try."""
+
+    parsed: dict[int, str]
+    usage: UsageTotals
+    failures: dict[int, str]
+    first_try: int
 
 
 def generate_parsed(
@@ -16,18 +27,18 @@ def generate_parsed(
     config: GenerationConfig,
     batch_size: int,
     max_retries: int,
-) -> tuple[dict[int, str], UsageTotals, dict[int, str]]:
+) -> ParsedAnswers:
     """Answer every conversation and parse each answer; re-ask only those whose answer did not parse.
 
     `parse(index, text)` gets the conversation's index, for checks against what that conversation asked.
-    Returns the parsed answers by conversation index, the usage, and the last failure reason of each
-    conversation that never parsed. Retries sample (temperature > 0, a new seed), since greedy decoding
+    Retries sample (temperature > 0, a new seed), since greedy decoding
     would only repeat the same malformed answer.
     """
     parsed: dict[int, str] = {}
     failures: dict[int, str] = {}
     usage = UsageTotals()
     pending = list(range(len(conversations)))
+    first_try = 0
     for attempt in range(max_retries + 1):
         attempt_config = config if attempt == 0 else retry_config(config, attempt)
         failures = {}
@@ -46,10 +57,13 @@ def generate_parsed(
                 len(pending),
                 attempt + 1,
             )
+        if attempt == 0:
+            first_try = len(parsed)
+            logger.info("{}/{} answers parsed on the first try", first_try, len(conversations))
         pending = sorted(failures)
         if not pending:
             break
-    return parsed, usage, failures
+    return ParsedAnswers(parsed, usage, failures, first_try)
 
 
 def retry_config(config: GenerationConfig, attempt: int) -> GenerationConfig:

@@ -63,7 +63,7 @@ def judge_answers(
         render_conversation(config.judge_prompt, instruction=i, reference=r, answer=a)
         for i, a, r in zip(instructions, answers, references, strict=True)
     ]
-    parsed, usage, failures = generate_parsed(
+    parsed, usage, failures, _ = generate_parsed(
         judge,
         conversations,
         lambda _, text: parse_judgement(text).model_dump_json(),
@@ -134,7 +134,7 @@ def judge_pairwise(
         verdicts = [pairwise.verdict_from_choices(p) for p in chances]
         outcomes = {n: pairwise.pairwise_outcome(v, orders[n][2]) for n, v in enumerate(verdicts)}
         return PairwiseResults(outcomes=outcomes)
-    parsed, usage, failures = generate_parsed(
+    parsed, usage, failures, _ = generate_parsed(
         judge,
         conversations,
         lambda _, text: pairwise.parse_pairwise(text),

@@ -35,7 +35,7 @@ def generate_retrieval_questions(
     conversations = [
         render_conversation(config.question_prompt, passage=text, author="the author") for _, text in chunks
     ]
-    parsed, _, failures = generate_parsed(
+    parsed, _, failures, _ = generate_parsed(
         chat,
         conversations,
         lambda n, text: parse_instruction(text, chunks[n][1]),

@@ -198,14 +198,23 @@ def deduplicate(
         if normalised not in seen:
             seen.add(normalised)
             unique.append(sample)
+    # Several questions may be asked of one passage: those samples are one group, compared with others by
+    # their first sample only, so that sharing a passage never makes them near duplicates of each other.
+    first_of: dict[str, S] = {}
+    for sample in unique:
+        first_of.setdefault(normalise_text(sample.passage()), sample)
+    representatives = list(first_of.values())
     drop = near_duplicates(
-        [key(sample) for sample in unique],
+        [key(sample) for sample in representatives],
         config.near_duplicate_threshold,
         config.minhash_num_perm,
         config.shingle_words,
         config.minhash_seed,
     )
-    if not drop <= set(range(len(unique))):
-        raise ValueError(f"near_duplicates returned indices {sorted(drop)} outside 0..{len(unique) - 1}.")
-    kept = [sample for index, sample in enumerate(unique) if index not in drop]
+    if not drop <= set(range(len(representatives))):
+        raise ValueError(
+            f"near_duplicates returned indices {sorted(drop)} outside 0..{len(representatives) - 1}."
+        )
+    dropped = {normalise_text(representatives[index].passage()) for index in drop}
+    kept = [sample for sample in unique if normalise_text(sample.passage()) not in dropped]
     return kept, len(samples) - len(unique), len(unique) - len(kept)

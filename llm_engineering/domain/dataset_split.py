@@ -38,8 +38,9 @@ def split(samples: list[S], test_size: float, seed: int) -> tuple[list[S], list[
     """Seeded train and test samples, stratified by category, the same for any order of `samples`.
 
     Each category with at least two samples is split on its own, keeping at least one of them for train;
-    categories with one sample are pooled and split together. When `test_size` > 0 and there are at
-    least two samples, test gets at least one, taken from the largest stratum.
+    categories with one sample are pooled and split together. The samples of one passage go to one side.
+    When `test_size` > 0 and there are at least two samples, test gets at least one, taken from the
+    largest stratum.
     """
     if not 0 <= test_size < 1:
         raise ValueError(f"test_size must be in [0, 1), got {test_size}; 0.1 keeps a tenth for testing.")
@@ -52,12 +53,27 @@ def split(samples: list[S], test_size: float, seed: int) -> tuple[list[S], list[
     strata += [singles] if singles else []
     parts: list[tuple[list[S], list[S]]] = []
     for stratum in strata:
-        rng.shuffle(stratum)
-        size = min(int(test_size * len(stratum) + 0.5), len(stratum) - 1)
-        parts.append((stratum[size:], stratum[:size]))
+        # Questions asked of one passage stay together, so the test split never holds a passage the model
+        # was trained on.
+        by_passage: dict[str, list[S]] = {}
+        for sample in stratum:
+            by_passage.setdefault(normalise_text(sample.passage()), []).append(sample)
+        passages = list(by_passage.values())
+        rng.shuffle(passages)
+        size = min(int(test_size * len(stratum) + 0.5), len(stratum) - len(passages[-1]))
+        test_part: list[S] = []
+        while passages[:-1] and len(test_part) + len(passages[0]) <= size:
+            test_part += passages.pop(0)
+        parts.append(([sample for group in passages for sample in group], test_part))
     if test_size > 0 and len(samples) > 1 and not any(test for _, test in parts):
         train, test = max(parts, key=lambda part: len(part[0]))
-        test.append(train.pop())
+        moved = normalise_text(train[-1].passage())
+        staying = [sample for sample in train if normalise_text(sample.passage()) != moved]
+        if staying:  # a whole passage moves; with a single passage in train, one sample does
+            test += [sample for sample in train if normalise_text(sample.passage()) == moved]
+            train[:] = staying
+        else:
+            test.append(train.pop())
     train = [sample for part, _ in parts for sample in part]
     test = [sample for _, part in parts for sample in part]
     # Mixed, so a trainer that reads in order does not see one category after another.

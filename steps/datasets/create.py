@@ -29,6 +29,8 @@ def create(
     metadata = {
         "model": chat.model_id,
         "passages": report.passages,
+        "instructions_asked": report.instructions_asked,
+        "first_try_parsed": report.first_try_parsed,
         "malformed": report.malformed,
         "filtered": report.filtered,
         "counts": report.counts,

@@ -80,7 +80,7 @@ def test_only_malformed_answers_are_asked_again() -> None:
     conversations = [
         render_conversation("instruction_v2", passage=passage(t), author="Iris Calder") for t in TOPICS
     ]
-    parsed, usage, failures = generate_parsed(
+    parsed, usage, failures, _ = generate_parsed(
         chat,
         conversations,
         lambda i, text: parse_instruction(text),
@@ -97,7 +97,7 @@ def test_only_malformed_answers_are_asked_again() -> None:
 def test_answers_that_never_parse_are_dropped_and_reported() -> None:
     chat = ScriptedChatModel(lambda user, attempt: "" if "retries" in user else answers(user, attempt))
     conversations = [render_conversation("answer_v1", instruction=t) for t in ["retries", "batching"]]
-    parsed, _, failures = generate_parsed(
+    parsed, _, failures, _ = generate_parsed(
         chat, conversations, lambda i, text: parse_answer(text), GenerationConfig(), 8, max_retries=1
     )
     assert list(failures) == [0] and list(parsed) == [1]
@@ -183,3 +183,33 @@ def test_cleaned_documents_are_read_back_from_the_feature_store() -> None:
 def test_bad_split_size_is_refused() -> None:
     with pytest.raises(ValueError):
         DatasetConfig(test_split_size=1.0)
+
+
+class PrefillingChatModel(ScriptedChatModel):
+    """Continues the answer prefix, as local engines do: the answer starts with it."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda user, _: f"does {topic_of(user)} change in a pipeline?")
+        self.prefixes: list[str] = []
+
+    def generate(self, conversations, config):  # type: ignore[no-untyped-def]
+        self.prefixes += [config.answer_prefix] * len(conversations)
+        return [
+            c.model_copy(update={"text": f"{config.answer_prefix} {c.text}"})
+            for c in super().generate(conversations, config)
+        ]
+
+
+def test_each_passage_gets_instructions_started_with_the_start_words_in_turn() -> None:
+    chat = PrefillingChatModel()
+    config = CONFIG.model_copy(update={"instructions_per_passage": 2, "instruction_starts": ("How", "Why")})
+    dataset, report = generate_dataset(
+        [document(t) for t in TOPICS[:4]], chat, DatasetType.INSTRUCTION, config, near_duplicate_indices
+    )
+    samples = [*dataset.train, *dataset.test]
+    assert sorted(chat.prefixes) == ["How"] * 4 + ["Why"] * 4
+    assert report.instructions_asked == 8 and report.first_try_parsed == 8
+    assert {s.instruction.split()[0] for s in samples} == {"How", "Why"}
+    assert not any(report.filtered.values()), report.filtered
+    for topic in TOPICS[:4]:  # both questions of a passage are kept, each paired with its passage
+        assert len([s for s in samples if topic in s.instruction]) == 2

@@ -129,3 +129,20 @@ def test_no_test_split_when_asked_for_none_or_when_there_is_one_sample() -> None
 def test_test_size_outside_zero_to_one_is_refused(test_size: float) -> None:
     with pytest.raises(ValueError, match=r"test_size must be in \[0, 1\)"):
         split(corpus(), test_size=test_size, seed=0)
+
+
+def test_questions_about_one_passage_stay_on_one_side_of_the_split() -> None:
+    samples = [
+        InstructSample(
+            instruction=f"{start} does passage {n} matter?",
+            output=f"Passage {n} is the author's text about topic {n}.",
+            category=DataCategory.ARTICLES,
+            source_link=f"https://iris.dev/{n}",
+        )
+        for n in range(10)
+        for start in ("How", "Why", "What")
+    ]
+    train, test = split(samples, 0.2, seed=3)
+    assert len(train) + len(test) == 30 and test
+    assert not {s.output for s in train} & {s.output for s in test}
+    assert all(len([s for s in test if s.output == t.output]) == 3 for t in test)

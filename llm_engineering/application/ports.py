@@ -236,3 +236,23 @@ class ModelLoader(Protocol):
     def base(self, label: str) -> ChatModel:
         """The base model the twin is fine-tuned from."""
         ...
+
+
+class SupportChecker(Protocol):
+    """Says, for each (statement, passage) pair, whether the passage supports the statement."""
+
+    name: str
+
+    def supports(self, pairs: Sequence[tuple[str, str]]) -> list[bool]: ...
+
+
+class AuthorshipVerifier(Protocol):
+    """Trained on one author's texts against other texts; says how likely each new text is the author's."""
+
+    def fit(self, author_texts: Sequence[str], other_texts: Sequence[str]) -> "AuthorshipVerifier":
+        """A new verifier fitted on these texts; this one is left unchanged, so it can be fitted per fold."""
+        ...
+
+    def author_probability(self, texts: Sequence[str]) -> list[float]:
+        """Per text, the probability (0 to 1) that the author wrote it."""
+        ...

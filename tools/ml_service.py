@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from llm_engineering.application.answering import AnswerConfig
 from llm_engineering.infrastructure.container import get_settings
 from tools.reporting import reported
 
@@ -17,14 +16,11 @@ if TYPE_CHECKING:
 
 def build_app(config_path: Path | None) -> "ServiceApp":
     """The service app over the configured stores and the twin's model (loaded when the app starts)."""
-    import yaml
-
     from llm_engineering.infrastructure.api.app import ServiceLimits, create_app
-    from llm_engineering.infrastructure.container.service import build_parts
+    from llm_engineering.infrastructure.container.service import build_parts, read_answer_config
 
     settings = get_settings()
-    raw = yaml.safe_load(config_path.read_text()) if config_path else {}
-    config = AnswerConfig.model_validate(raw or {})
+    config = read_answer_config(config_path)
     return create_app(lambda: build_parts(config), ServiceLimits(api_key=settings.service_api_key))
 
 

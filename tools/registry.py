@@ -42,7 +42,32 @@ def list_command() -> None:
         metrics = ", ".join(f"{name}={format_metric(value)}" for name, value in version.metrics.items())
         created = version.created.strftime("%Y-%m-%d %H:%M")
         stage = version.stage or "none"
-        click.echo(f"{version.number:>4}  {version.name:<24} {stage:<10} {created}  {metrics}".rstrip())
+        verdict = version.metadata.get(Key.VERDICT, "")
+        line = f"{version.number:>4}  {version.name:<24} {stage:<10} {created}  {verdict:<7}  {metrics}"
+        click.echo(line.rstrip())
+
+
+@models.command("evaluation")
+@click.argument("version", required=False)
+def evaluation_command(version: str | None) -> None:
+    """How VERSION (default: the newest) was evaluated: style fidelity of the author's held-out text, the
+    base model and each evaluated model, with 95% intervals, then the promotion verdict and its reason."""
+    from llm_engineering.infrastructure.container.models import get_model_registry
+
+    with reported():
+        registry = get_model_registry()
+        found = registry.get(version) if version else registry.latest()
+    fidelity = found.metadata.get(Key.FIDELITY)
+    if not fidelity:
+        raise click.ClickException(
+            f"Version {found.number} has no style fidelity on record; run `poe run-evaluation-pipeline`."
+        )
+    click.echo(f"Style fidelity of version {found.number} (share of answers attributed to the author):")
+    for label, share in fidelity.items():
+        shown = f"{share['share']:.2f} [{share['low']:.2f}, {share['high']:.2f}]"
+        click.echo(f"  {label:<11} {shown}")
+    verdict = found.metadata.get(Key.VERDICT, "none")
+    click.echo(f"Verdict: {verdict}. {found.metadata.get(Key.PROMOTION_REASON, '')}".rstrip())
 
 
 @models.command("promote")

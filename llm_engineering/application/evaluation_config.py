@@ -36,7 +36,7 @@ class EvaluationConfig(BaseModel):
         description="How the judge picks between two answers.",
     )
     question_generation: GenerationConfig = Field(
-        GenerationConfig(max_new_tokens=40, temperature=0.7, seed=42),
+        GenerationConfig(max_new_tokens=40, temperature=0.7, seed=42, stop=("\n",), answer_prefix="What"),
         description="How retrieval questions are written from chunks.",
     )
     reference_metrics: list[str] = Field(
@@ -46,8 +46,23 @@ class EvaluationConfig(BaseModel):
     tolerance: float = Field(
         0.02, ge=0, description="Largest absolute drop of a reference metric that a promotion allows."
     )
+    judge_tolerance: float = Field(
+        0.1, ge=0, description="Largest drop of the judge score (1 to 3) that a promotion allows."
+    )
+    fidelity_folds: int = Field(
+        5, ge=2, description="Folds of the style verifier's cross-fitting over the author and base answers."
+    )
+    grounding_checker: Literal["embedding", "judge"] = Field(
+        "embedding",
+        description="Who says whether a passage supports an answer's sentence: embedding (the embedding "
+        "model's similarity plus shared words; offline, blind to negation and numbers) or judge (the "
+        "LLM_BACKEND model asked yes or no; worth it with a large OpenAI-compatible judge).",
+    )
+    service_config: str = Field(
+        "configs/inference.yaml",
+        description="The service's AnswerConfig YAML: its retriever and generation are the ones measured.",
+    )
     seed: int = Field(42, description="Seed of the pairwise answer order and of the chunks sampled.")
-    retrieval_k: int = Field(5, gt=0, description="Results per query that hit@k and MRR look at.")
     retrieval_queries: int = Field(20, ge=0, description="Chunks to write a retrieval question for; 0 skips.")
     judge_mode: Literal["generate", "choice"] = Field(
         "generate",

@@ -1,8 +1,10 @@
-"""How a model did on the test split, the rule that promotes it, and the retrieval metrics hit@k and MRR."""
+"""How a model did on the test split, and the retrieval metrics hit@k and MRR."""
 
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from llm_engineering.domain.bootstrap import Interval
 
 
 def _check_queries(ranked_ids: Sequence[Sequence[str]], relevant: Sequence[str]) -> None:
@@ -51,6 +53,14 @@ class ModelScores(BaseModel):
         default_factory=dict,
         description="Overlap with the author's own answers, by metric name (rouge_l, bleu, …), each 0 to 1.",
     )
+    style: Interval | None = Field(
+        None,
+        description="Share of its answers attributed to the author by the style verifier, with interval.",
+    )
+    grounding: dict[str, float] = Field(
+        default_factory=dict,
+        description="Of its RAG answers: mean citation_precision and unsupported_share (domain.grounding).",
+    )
     answer_words: float = Field(ge=0, description="Mean answer length in words.")
     samples: int = Field(ge=0, description="Test samples answered.")
     judged: int = Field(ge=0, description="Answers the judge scored; the rest never gave a readable score.")
@@ -70,39 +80,11 @@ class ModelScores(BaseModel):
 
     def metrics(self) -> dict[str, float]:
         """Every number of this model by name, as the registry logs them and `models list` shows them."""
-        named = {"judge_score": self.judge_score, **self.reference}
+        named = {"judge_score": self.judge_score, **self.reference, **self.grounding}
+        if self.style is not None:
+            named |= {
+                "style_fidelity": self.style.estimate,
+                "style_fidelity_low": self.style.low,
+                "style_fidelity_high": self.style.high,
+            }
         return named if self.win_rate is None else {**named, "win_rate": self.win_rate}
-
-
-class PromotionDecision(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    promote: bool
-    reason: str
-
-
-def _describe(scores: ModelScores) -> str:
-    return ", ".join(f"{name} {value:.3f}" for name, value in scores.metrics().items() if name != "win_rate")
-
-
-def decide_promotion(
-    candidate: ModelScores, production: ModelScores | None, tolerance: float
-) -> PromotionDecision:
-    """Promote when there is no production model, or when the candidate's judge score beats production's
-    and no reference metric the two share drops by more than `tolerance` (absolute)."""
-    if production is None:
-        return PromotionDecision(
-            promote=True, reason=f"No production model yet; candidate: {_describe(candidate)}."
-        )
-    problems = []
-    if candidate.judge_score <= production.judge_score:
-        problems.append(f"judge score {candidate.judge_score:.3f} does not beat {production.judge_score:.3f}")
-    for name in [name for name in candidate.reference if name in production.reference]:
-        new, old = candidate.reference[name], production.reference[name]
-        if old - new > tolerance + 1e-12:  # the epsilon keeps a drop of exactly `tolerance` allowed
-            problems.append(f"{name} drops from {old:.3f} to {new:.3f}, more than {tolerance:.3f}")
-    verdict = "; ".join(problems) if problems else f"beats production within tolerance {tolerance:.3f}"
-    return PromotionDecision(
-        promote=not problems,
-        reason=f"Candidate ({_describe(candidate)}) vs production ({_describe(production)}): {verdict}.",
-    )

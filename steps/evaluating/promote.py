@@ -14,5 +14,6 @@ def promote_if_better(evaluation_report: EvaluationReport) -> Annotated[bool, "p
     stage = promote_evaluated(get_model_registry(), evaluation_report)
     version, reason = evaluation_report.candidate_version, evaluation_report.decision.reason
     logger.info("Version {} → {}: {}", version, stage, reason)
-    log_metadata(metadata={"version": version, "stage": stage.value, "reason": reason})
+    verdict = evaluation_report.decision.verdict.value
+    log_metadata(metadata={"version": version, "stage": stage.value, "verdict": verdict, "reason": reason})
     return evaluation_report.decision.promote

@@ -3,16 +3,12 @@
 import json
 from uuid import uuid4
 
-import pytest
-
 from llm_engineering.application.evaluation_config import EvaluationConfig
 from llm_engineering.application.ports import VectorPoint
 from llm_engineering.application.retrieval_quality import (
-    evaluate_retrieval,
     generate_retrieval_questions,
     sample_chunks,
 )
-from llm_engineering.domain.exceptions import TwinError
 from tests.support.fakes import HashingEmbedder, InMemoryVectorIndex, ScriptedChatModel
 
 CONFIG = EvaluationConfig(batch_size=4, max_retries=2)
@@ -46,23 +42,6 @@ def feature_store(embedder: HashingEmbedder) -> tuple[InMemoryVectorIndex, dict[
     return index, ids
 
 
-def test_retrieval_finds_each_questions_own_chunk_across_collections() -> None:
-    embedder = HashingEmbedder()
-    index, ids = feature_store(embedder)
-    # Each question holds exactly its chunk's words, so its chunk is the one nearest; the last question's
-    # chunk is not in the store, so it misses at every k.
-    questions = [(text, ids[text]) for text in ids] + [("qdrant payload indexes", "not-indexed")]
-    metrics = evaluate_retrieval(index, embedder, questions, k=3)
-    assert metrics == {"hit_at_k": 5 / 6, "mrr": pytest.approx(5 / 6), "k": 3, "queries": 6}
-
-
-def test_retrieval_needs_questions() -> None:
-    embedder = HashingEmbedder()
-    index, _ = feature_store(embedder)
-    with pytest.raises(TwinError, match="No retrieval questions"):
-        evaluate_retrieval(index, embedder, [], k=3)
-
-
 def question_writer(user: str, attempt: int) -> str:
     """Asks about a chunk in its first four words (all of them would be refused as an echo of the chunk);
     answers the minhash chunk with chatter that holds no question."""
@@ -87,5 +66,3 @@ def test_questions_are_written_per_chunk_and_find_their_chunk() -> None:
         "Why qdrant payload indexes speed ?"
     )
     assert chat.asked.count(next(u for u in chat.asked if "minhash" in u)) == CONFIG.max_retries + 1
-    metrics = evaluate_retrieval(index, embedder, questions, k=1)
-    assert metrics == {"hit_at_k": 1.0, "mrr": 1.0, "k": 1, "queries": len(ids) - 1}

@@ -56,16 +56,27 @@ class LocalModelLoader:
 
 
 def evaluation_setup(config: EvaluationConfig) -> EvaluationSetup:
-    """Everything an evaluation run reaches: the registry, the served model, the judge, metrics, features."""
+    """Everything an evaluation run reaches: the registry, the served model, the judge, metrics, features,
+    the service's own retriever and answer settings, the style verifier and the grounding checker."""
+    from llm_engineering.application.grounding import EmbeddingSupport, JudgeSupport
+    from llm_engineering.infrastructure.container.service import build_retriever, read_answer_config
+    from llm_engineering.infrastructure.style_verifier import CharNgramVerifier
     from llm_engineering.infrastructure.text_overlap import reference_metrics
 
     registry = get_model_registry()
+    answer = read_answer_config(Path(config.service_config))
+    judge = get_chat_model()
     return EvaluationSetup(
         registry=registry,
         loader=LocalModelLoader(),
-        judge=get_chat_model(),
+        judge=judge,
         served=served_model(registry),
         metrics=reference_metrics(config.reference_metrics),
         index=get_vector_index(),
-        embedder=get_embedder(),
+        retriever=lambda expander: build_retriever(answer.retrieval, expander),
+        answer=answer,
+        verifier=CharNgramVerifier(),
+        support=JudgeSupport(judge)
+        if config.grounding_checker == "judge"
+        else EmbeddingSupport(get_embedder()),
     )

@@ -1,10 +1,11 @@
 """The inference side of the composition root: the service's parts, built once when the service starts."""
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from llm_engineering.application.answering import AnswerConfig
-from llm_engineering.application.ports import Reranker, TraceSink
-from llm_engineering.application.retrieval import HybridReranker, Retriever
+from llm_engineering.application.ports import ChatModel, Reranker, TraceSink
+from llm_engineering.application.retrieval import HybridReranker, RetrievalConfig, Retriever
 from llm_engineering.domain.exceptions import CollectionNotFoundError, TwinError
 from llm_engineering.domain.features import EMBEDDED_COLLECTIONS
 from llm_engineering.infrastructure import container
@@ -31,6 +32,37 @@ def trace_sinks(settings: Settings) -> list[TraceSink]:
     return [OpikTraceSink.from_settings(settings)]
 
 
+def read_answer_config(path: Path | None) -> AnswerConfig:
+    """The service's AnswerConfig from its YAML file (configs/inference.yaml); defaults without one."""
+    import yaml
+
+    if path is not None and not path.is_file():
+        raise TwinError(
+            f"No answer config at {path}; pass an AnswerConfig YAML such as configs/inference.yaml."
+        )
+    raw = yaml.safe_load(path.read_text()) if path else {}
+    return AnswerConfig.model_validate(raw or {})
+
+
+def build_retriever(config: RetrievalConfig, expander: ChatModel) -> Retriever:
+    """The service's retriever over the configured stores: self-query on the warehouse's authors, query
+    expansion by `expander`, and the configured reranker."""
+    warehouse = container.get_warehouse()
+
+    def authors() -> Mapping[str, str]:
+        return {str(user.id): user.full_name for user in warehouse.list_users()}
+
+    settings = container.get_settings()
+    return Retriever(
+        container.get_vector_index(),
+        container.get_embedder(),
+        build_reranker(settings),
+        expander,
+        authors,
+        config,
+    )
+
+
 def build_parts(config: AnswerConfig) -> TwinParts:
     """Everything the service needs, built once; the model and embedder load now, not on the first request.
     The model is the serving policy's choice (`container.models.served_model`)."""
@@ -43,10 +75,7 @@ def build_parts(config: AnswerConfig) -> TwinParts:
     served = served_model()
     model = serving_chat_model(served)
 
-    def authors() -> Mapping[str, str]:
-        return {str(user.id): user.full_name for user in warehouse.list_users()}
-
-    retriever = Retriever(index, embedder, build_reranker(settings), model, authors, config.retrieval)
+    retriever = build_retriever(config.retrieval, model)
     embedder.embed(["warm up"])  # load the embedding model now rather than on the first question
 
     def warehouse_answers() -> None:
@@ -59,7 +88,7 @@ def build_parts(config: AnswerConfig) -> TwinParts:
             except CollectionNotFoundError:
                 continue  # an author without posts has no embedded_posts
 
-    if not authors():
+    if not warehouse.list_users():
         raise TwinError(
             "The warehouse holds no author yet; run `poe run-quickstart` or `poe run-digital-data-etl`."
         )

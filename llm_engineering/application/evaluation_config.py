@@ -21,7 +21,9 @@ class EvaluationConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_samples: int | None = Field(None, gt=0, description="Evaluate at most this many test samples.")
-    batch_size: int = Field(8, gt=0, description="Conversations per generation call.")
+    batch_size: int = Field(
+        32, gt=0, description="Conversations per generation call; local engines group them by length."
+    )
     max_retries: int = Field(2, ge=0, description="Re-asks of a judge or writer whose answer did not parse.")
     generation: GenerationConfig = Field(
         GenerationConfig(max_new_tokens=128, temperature=0.0),

@@ -131,17 +131,34 @@ class CTranslate2ChatModel:
         self, conversations: Sequence[Conversation], choices: Sequence[str]
     ) -> list[dict[str, float]]:
         """The next-token probability of each choice after the assistant turn opens, renormalised over
-        the choices; one forward pass per prompt, no generation."""
+        the choices: one generation step per prompt, in batches of like-length prompts over the replicas,
+        with the step's scores over the whole vocabulary."""
+        import numpy as np
+
         self._load()
         ids = choice_token_ids(self._tokenizer, choices, self.model_id)
-        probabilities = []
-        for conversation in conversations:
-            prompt = self._prompt_tokens(conversation)
-            log_probs = self._generator.forward_batch([prompt], return_log_probs=True)
-            last = _last_position(log_probs, len(prompt))
-            weights = {choice: math.exp(float(last[token])) for choice, token in ids.items()}
-            total = sum(weights.values())
-            probabilities.append({choice: weight / total for choice, weight in weights.items()})
+        prompts = [self._prompt_tokens(conversation) for conversation in conversations]
+        pending = [
+            (
+                group,
+                self._generator.generate_batch(
+                    [prompts[i] for i in group],
+                    asynchronous=True,
+                    max_length=1,
+                    include_prompt_in_result=False,
+                    return_logits_vocab=True,
+                ),
+            )
+            for group in self._groups([len(prompt) for prompt in prompts])
+        ]
+        probabilities: list[dict[str, float]] = [{} for _ in prompts]
+        for group, futures in pending:
+            for index, future in zip(group, futures, strict=True):
+                scores = np.asarray(future.result().logits[0][0], dtype=np.float64)
+                # Softmax over the choices alone: the normaliser over the vocabulary cancels out.
+                chosen = np.array([scores[token] for token in ids.values()])
+                weights = np.exp(chosen - chosen.max())
+                probabilities[index] = dict(zip(ids, (weights / weights.sum()).tolist(), strict=True))
         return probabilities
 
     def _groups(self, lengths: Sequence[int]) -> list[list[int]]:
@@ -237,10 +254,3 @@ class CTranslate2ChatModel:
             str(engine_dir), device="cpu", compute_type="int8", inter_threads=self._workers, intra_threads=1
         )
         logger.info("Loaded {} on CTranslate2 in {:.1f} s", self.model_dir, time.perf_counter() - started)
-
-
-def _last_position(log_probs: Any, length: int) -> Any:
-    """The log-probabilities after the prompt's last token, from forward_batch's [1, length, vocab] output."""
-    import numpy as np
-
-    return np.asarray(log_probs)[0, length - 1]

@@ -45,6 +45,12 @@ NEXT_PART = re.compile(r"^\W{0,3}(?:answer|response|output|passage|explanation|n
 ANSWER_LABEL = re.compile(r"^[\s*_#]*(?:answer|response)[*_\s]*:[*_\s]*", re.IGNORECASE)
 # Chat-template tokens a small model may emit, with the role name that follows an opening one.
 SPECIAL_TOKENS = re.compile(r"<\|[\w-]+\|>(?:(?:system|user|assistant)\b)?|</?s>")
+# An instruction that points at "the text" or "this passage" asks about something its reader never sees, so it
+# cannot stand alone as a question to the twin; small models write these, and echo the prompt's own wording.
+UNSEEN_TEXT = re.compile(
+    r"\b(?:the|this|that|given|above|following)\s+(?:text|passage|excerpt|article|paragraph|snippet)s?\b",
+    re.IGNORECASE,
+)
 QUOTE_PAIRS = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "`": "`"}
 
 
@@ -149,6 +155,10 @@ def _validate(instruction: str, passage: str, answer: str) -> None:
         raise MalformedAnswerError(
             f"The instruction is neither a question nor a request: {instruction[:80]!r}."
         )
+    if UNSEEN_TEXT.search(instruction):
+        raise MalformedAnswerError(
+            f"The instruction refers to a text its reader does not have: {instruction[:80]!r}."
+        )
     if passage and not _content_words(instruction) & _content_words(passage):
         raise MalformedAnswerError(
             f"The instruction shares no content word with its passage: {instruction[:80]!r}."
@@ -163,8 +173,9 @@ def _content_words(text: str) -> set[str]:
 def parse_instruction(answer: str, passage: str = "") -> str:
     """The instruction in a generator's answer: JSON, a labelled line, or plain text, cleaned of markdown.
 
-    Raises MalformedAnswerError when it is empty, echoes `passage`, has under 3 or over 60 words, is
-    neither a question nor a request (see REQUEST_WORDS), or shares no content word with `passage`.
+    Raises MalformedAnswerError when it is empty, echoes `passage`, has under 3 or over 60 words, refers to
+    "the text" or "this passage" (which its reader never sees), is neither a question nor a request (see
+    REQUEST_WORDS), or shares no content word with `passage`.
 
     >>> parse_instruction('Sure! {"instruction": "Explain why the cache is keyed by hash."} Hope it helps.')
     'Explain why the cache is keyed by hash.'

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llm_engineering.domain.datasets import MalformedAnswerError
-from llm_engineering.domain.evaluation import ModelScores, hit_at_k, mean_reciprocal_rank
+from llm_engineering.domain.evaluation import hit_at_k, mean_reciprocal_rank
 from llm_engineering.domain.judgement import expected_score, judgement_from_choices, parse_judgement
 from llm_engineering.domain.pairwise import (
     PairwiseVerdict,
@@ -15,6 +15,7 @@ from llm_engineering.domain.pairwise import (
     verdict_from_choices,
     win_rate,
 )
+from tests.domain.test_promotion import scores
 
 JUDGEMENTS = {
     "plain JSON": (
@@ -205,18 +206,6 @@ def test_retrieval_metrics_refuse_mismatched_or_empty_input() -> None:
         hit_at_k(RANKED, RELEVANT, 0)
 
 
-def scores(model: str, accuracy: float, style: float, rouge_l: float, bleu: float) -> ModelScores:
-    return ModelScores(
-        model=model,
-        judge_accuracy=accuracy,
-        judge_style=style,
-        reference={"rouge_l": rouge_l, "bleu": bleu},
-        answer_words=40,
-        samples=10,
-        judged=10,
-    )
-
-
 def test_expected_score_weighs_each_score_by_its_probability() -> None:
     assert expected_score({"1": 0.2, "2": 0.3, "3": 0.5}) == pytest.approx(2.3)
     assert expected_score({"1": 2, "2": 0, "3": 2}) == pytest.approx(2.0)  # renormalised
@@ -239,4 +228,4 @@ def test_verdict_from_choices_picks_the_likelier(a: float, b: float, verdict: st
 
 def test_reference_metrics_outside_zero_to_one_are_refused() -> None:
     with pytest.raises(ValueError, match="from 0 to 1"):
-        scores("candidate", 2.0, 2.0, 1.5, 0.1)
+        scores("candidate", 2.0, 2.0, 1.5, 0.1)  # a ROUGE-L above 1

@@ -35,3 +35,11 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     _clear_container()
     yield directory
     _clear_container()
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real SmolLM2-135M-Instruct, converted once per test session from the GGUF its package ships."""
+    from llm_engineering.infrastructure.llm.local.model import ensure_local_model
+
+    return ensure_local_model(tmp_path_factory.mktemp("models") / "smollm2")

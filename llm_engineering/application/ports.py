@@ -256,3 +256,25 @@ class AuthorshipVerifier(Protocol):
     def author_probability(self, texts: Sequence[str]) -> list[float]:
         """Per text, the probability (0 to 1) that the author wrote it."""
         ...
+
+
+class PieceSink(Protocol):
+    """Receives one new piece of the answer to the conversation at `index` of a batch."""
+
+    def __call__(self, index: int, piece: str) -> None: ...
+
+
+@runtime_checkable
+class BatchStreamingChatModel(Protocol):
+    """A chat model that streams every answer of a batch at once: streams and whole answers with one
+    generation config share one batched call."""
+
+    model_id: str
+
+    def generate_streaming(
+        self, conversations: Sequence[Conversation], config: GenerationConfig, emit: PieceSink
+    ) -> list[Completion]:
+        """`generate`'s completions; meanwhile `emit(index, piece)` gets each new piece of the answer to
+        `conversations[index]`, in order, and an answer's pieces join to its completion's text. `emit` may
+        run on the backend's own threads while it generates, so it must return quickly."""
+        ...

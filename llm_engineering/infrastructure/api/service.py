@@ -5,7 +5,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 from llm_engineering.application import answering
-from llm_engineering.application.ports import ChatModel, FeedbackStore, StreamingChatModel, TraceSink
+from llm_engineering.application.ports import ChatModel, FeedbackStore, TraceSink
 from llm_engineering.application.retrieval import Retriever
 from llm_engineering.domain.generation import Completion, GenerationConfig
 from llm_engineering.domain.inference import Trace
@@ -16,7 +16,12 @@ from llm_engineering.infrastructure.monitoring.fan_out import FanOutSink, TraceD
 
 @dataclass
 class TwinParts:
-    """What the service is built from; the lifespan makes it once (tests pass fakes)."""
+    """What the service is built from; the lifespan makes it once (tests pass fakes).
+
+    Every call to `model` goes through one DynamicBatcher with the limits below (`max_batch`, `max_wait_s`,
+    `max_queue`): `model` itself when it is one, as the composition root makes it so that the retriever's
+    query expansion waits in the same queue, or else one the service wraps around it.
+    """
 
     retriever: Retriever
     model: ChatModel
@@ -45,7 +50,11 @@ class TwinService:
     def __init__(self, parts: TwinParts, metrics: ServiceMetrics) -> None:
         self.parts, self.metrics = parts, metrics
         self.sinks = FanOutSink([parts.monitoring, *parts.extra_sinks])  # the warehouse first
-        self.batcher = DynamicBatcher(parts.model, parts.max_batch, parts.max_wait_s, parts.max_queue)
+        self.batcher = (
+            parts.model
+            if isinstance(parts.model, DynamicBatcher)
+            else DynamicBatcher(parts.model, parts.max_batch, parts.max_wait_s, parts.max_queue)
+        )
         metrics.queue.set_function(lambda: self.batcher.waiting)  # read at each scrape, never stale
 
     def close(self) -> None:
@@ -74,8 +83,7 @@ class TwinService:
         prepared = self.prepare(question, trace)
         if prepared.refusal is not None:
             return self.refused(prepared, trace, started)
-        future = self.batcher.submit(prepared.conversation, self.generation(max_tokens))
-        completion = future.result()
+        [completion] = self.batcher.generate([prepared.conversation], self.generation(max_tokens))
         trace.time_to_first_token_s = time.perf_counter() - started  # a batched answer arrives whole
         return self.finish(prepared, completion, trace, started)
 
@@ -83,11 +91,10 @@ class TwinService:
         self, prepared: answering.PreparedAnswer, trace: Trace, started: float, max_tokens: int | None
     ) -> Generator[str, None, Completion]:
         """Answer pieces as generated (whole when the backend cannot stream), then the Completion with the
-        backend's token counts; `finish` closes the answer with it."""
-        config = self.generation(max_tokens)
-        model = self.parts.model
-        if isinstance(model, StreamingChatModel):
-            pieces = model.stream(prepared.conversation, config)
+        backend's token counts; `finish` closes the answer with it. The batcher generates it, batched with
+        whatever else waits: reading slowly, or not to the end, never holds the model."""
+        pieces = self.batcher.stream(prepared.conversation, self.generation(max_tokens))
+        try:
             while True:
                 try:
                     piece = next(pieces)
@@ -96,10 +103,8 @@ class TwinService:
                 if trace.time_to_first_token_s is None:
                     trace.time_to_first_token_s = time.perf_counter() - started
                 yield piece
-        completion = self.batcher.submit(prepared.conversation, config).result()
-        trace.time_to_first_token_s = time.perf_counter() - started
-        yield completion.text
-        return completion
+        finally:
+            pieces.close()  # a client gone mid-answer abandons its request
 
     def finish(
         self, prepared: answering.PreparedAnswer, completion: Completion, trace: Trace, started: float

@@ -9,6 +9,7 @@ from llm_engineering.application.retrieval import HybridReranker, RetrievalConfi
 from llm_engineering.domain.exceptions import CollectionNotFoundError, TwinError
 from llm_engineering.domain.features import EMBEDDED_COLLECTIONS
 from llm_engineering.infrastructure import container
+from llm_engineering.infrastructure.api.batching import DynamicBatcher
 from llm_engineering.infrastructure.api.service import TwinParts
 from llm_engineering.infrastructure.container.models import served_model, serving_chat_model
 from llm_engineering.infrastructure.settings import Settings
@@ -65,7 +66,8 @@ def build_retriever(config: RetrievalConfig, expander: ChatModel) -> Retriever:
 
 def build_parts(config: AnswerConfig) -> TwinParts:
     """Everything the service needs, built once; the model and embedder load now, not on the first request.
-    The model is the serving policy's choice (`container.models.served_model`)."""
+    The model is the serving policy's choice (`container.models.served_model`), behind the one batcher that
+    query expansion and answers both queue in (the service closes it when it stops)."""
     settings = container.get_settings()
     warehouse, index, embedder = (
         container.get_warehouse(),
@@ -73,10 +75,13 @@ def build_parts(config: AnswerConfig) -> TwinParts:
         container.get_embedder(),
     )
     served = served_model()
-    model = serving_chat_model(served)
-
-    retriever = build_retriever(config.retrieval, model)
+    if not warehouse.list_users():  # checked before the batcher starts its threads
+        raise TwinError(
+            "The warehouse holds no author yet; run `poe run-quickstart` or `poe run-digital-data-etl`."
+        )
     embedder.embed(["warm up"])  # load the embedding model now rather than on the first question
+    batcher = DynamicBatcher(serving_chat_model(served))
+    retriever = build_retriever(config.retrieval, batcher)
 
     def warehouse_answers() -> None:
         warehouse.list_users()
@@ -88,16 +93,15 @@ def build_parts(config: AnswerConfig) -> TwinParts:
             except CollectionNotFoundError:
                 continue  # an author without posts has no embedded_posts
 
-    if not warehouse.list_users():
-        raise TwinError(
-            "The warehouse holds no author yet; run `poe run-quickstart` or `poe run-digital-data-etl`."
-        )
     return TwinParts(
         retriever=retriever,
-        model=model,
+        model=batcher,
         monitoring=container.get_feedback_store(),
         config=config,
         model_version=str(served.version.number) if served.version else None,
         extra_sinks=trace_sinks(settings),
         ready_checks={"warehouse": warehouse_answers, "feature_store": feature_store_answers},
+        max_batch=batcher.max_batch,
+        max_wait_s=batcher.max_wait_s,
+        max_queue=batcher.max_queue,
     )

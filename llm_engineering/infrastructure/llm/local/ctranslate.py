@@ -10,13 +10,13 @@ concurrent calls on its own, so no lock is held here, not even while a stream is
 import math
 import os
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
-from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
+from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig, cut_at_stop
 from llm_engineering.infrastructure.llm.local.choices import choice_token_ids
 from llm_engineering.infrastructure.llm.local.engine_files import ensure_engine_files
 from llm_engineering.infrastructure.llm.local.generation import (
@@ -48,6 +48,37 @@ class CTranslate2ChatModel:
 
     def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
         """One completion per conversation, in order, in batches of like-length prompts over the replicas."""
+        return self._generate(conversations, config, on_token=None)
+
+    def generate_streaming(
+        self,
+        conversations: Sequence[Conversation],
+        config: GenerationConfig,
+        emit: Callable[[int, str], None],
+    ) -> list[Completion]:
+        """`generate`'s completions, from the same batched calls; meanwhile `emit(index, piece)` gets each new
+        piece of the answer to `conversations[index]`, so that its pieces join to its completion's text.
+        `emit` runs on the engine's threads, between two decoding steps: it must return quickly."""
+        self._load()
+        answers = [_UnfoldingAnswer(self._tokenizer, self._stops, config) for _ in conversations]
+
+        def on_token(index: int, token_id: int) -> None:
+            if piece := answers[index].add(token_id):
+                emit(index, piece)
+
+        completions = self._generate(conversations, config, on_token)
+        for index, (answer, completion) in enumerate(zip(answers, completions, strict=True)):
+            if rest := answer.finish(completion.text):
+                emit(index, rest)
+        return completions
+
+    def _generate(
+        self,
+        conversations: Sequence[Conversation],
+        config: GenerationConfig,
+        on_token: Callable[[int, int], None] | None,
+    ) -> list[Completion]:
+        """`generate`, with `on_token(index, token_id)` called on the engine's threads per token generated."""
         self._load()
         prompts = [self._prompt_tokens(conversation, config) for conversation in conversations]
         started = time.perf_counter()
@@ -64,7 +95,10 @@ class CTranslate2ChatModel:
             (
                 group,
                 generators[n % len(generators)].generate_batch(
-                    [prompts[i] for i in group], asynchronous=True, **options
+                    [prompts[i] for i in group],
+                    asynchronous=True,
+                    callback=None if on_token is None else _step_callback(group, on_token),
+                    **options,
                 ),
             )
             for n, group in enumerate(groups)
@@ -254,3 +288,54 @@ class CTranslate2ChatModel:
             str(engine_dir), device="cpu", compute_type="int8", inter_threads=self._workers, intra_threads=1
         )
         logger.info("Loaded {} on CTranslate2 in {:.1f} s", self.model_dir, time.perf_counter() - started)
+
+
+def _step_callback(group: Sequence[int], on_token: Callable[[int, int], None]) -> Callable[[Any], bool]:
+    """generate_batch's per-token callback for the prompts `group` indexes: the step's batch id is a position
+    in the group. It never asks the engine to stop: an answer must end where `generate` would end it."""
+
+    def callback(step: Any) -> bool:
+        on_token(group[step.batch_id], step.token_id)
+        return False
+
+    return callback
+
+
+class _UnfoldingAnswer:
+    """One answer's text as its tokens arrive, shown only as far as `decode_completion` will keep it: never
+    half a character, nor what may yet begin a stop string, nor whitespace the answer may end with (the
+    completion's text is stripped); the rest comes with the finished text."""
+
+    def __init__(self, tokenizer: Any, stops: set[int], config: GenerationConfig) -> None:
+        self._tokenizer, self._stops, self._stop_strings = tokenizer, stops, config.stop
+        self._prefix = prefix_ids(tokenizer, config)
+        self._start = len(tokenizer.decode(self._prefix, skip_special_tokens=True))  # no stop within it
+        self._hold = max((len(stop) - 1 for stop in config.stop), default=0)
+        self._ids: list[int] = []
+        self._ended = False
+        self.shown = ""
+
+    def add(self, token_id: int) -> str:
+        """The newly showable text once `token_id` is generated."""
+        if self._ended or token_id in self._stops:
+            self._ended = True  # the answer ends at the first stop token, as decode_completion ends it
+            return ""
+        self._ids.append(token_id)
+        text = self._tokenizer.decode(self._prefix + self._ids, skip_special_tokens=True)
+        if text.endswith(PARTIAL_CHARACTER):
+            return ""  # wait for the rest of a multi-byte character
+        text, self._ended = cut_at_stop(text, self._stop_strings, start=self._start)
+        if not self._ended:
+            text = text[: max(min(self._start, len(text)), len(text) - self._hold)]
+        return self._show(text.strip())
+
+    def finish(self, text: str) -> str:
+        """What is left to show of the finished answer's `text`."""
+        return self._show(text)
+
+    def _show(self, text: str) -> str:
+        if not text.startswith(self.shown):
+            logger.warning("A streamed answer was decoded differently once finished: {!r}", text)
+            return ""
+        piece, self.shown = text[len(self.shown) :], text
+        return piece

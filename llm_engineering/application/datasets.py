@@ -1,12 +1,12 @@
 """The dataset use case: feature store passages → LLM-written instructions → filtered, split datasets."""
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from llm_engineering.application.generation import generate_parsed
+from llm_engineering.application.generation import generate_parsed, retry_config, sample_answers
 from llm_engineering.application.ports import ChatModel, VectorIndex
 from llm_engineering.application.prompting import render_conversation
 from llm_engineering.domain import datasets as ds
@@ -16,6 +16,7 @@ from llm_engineering.domain.dataset_quality import (
     QualityConfig,
     apply_rule_filters,
     deduplicate,
+    normalise_text,
 )
 from llm_engineering.domain.dataset_split import decontaminate, split
 from llm_engineering.domain.documents import DataCategory
@@ -52,8 +53,12 @@ class DatasetConfig(BaseModel):
         "local engines (the prompt asks for the same); measured on the sample author with SmolLM2-135M, "
         "22% of free answers parsed on the first try, 53-65% of answers started with one of these.",
     )
-    instructions_per_passage: int = Field(
-        1, ge=1, description="Instructions asked for each passage, each with the next start word."
+    instructions_per_passage: int = Field(1, ge=1, description="Distinct instructions kept per passage.")
+    instruction_samples: int = Field(
+        1,
+        ge=1,
+        description="Answers sampled per passage and try, the usable ones kept (local engines read the "
+        "prompt once for all of them; other backends are asked once per sample).",
     )
     answer_generation: GenerationConfig = GenerationConfig(max_new_tokens=160, temperature=0.7, seed=42)
     judge_threshold: int | None = Field(
@@ -80,8 +85,8 @@ class GenerationReport(BaseModel):
     """What a dataset run did, for step metadata."""
 
     passages: int = 0
-    instructions_asked: int = 0
-    first_try_parsed: int = Field(0, description="Instructions usable as first written, without a retry.")
+    instructions_asked: int = Field(0, description="Instruction answers generated on the first try.")
+    first_try_parsed: int = Field(0, description="Of those, the ones usable as written.")
     malformed: int = 0
     filtered: dict[str, int] = Field(default_factory=dict)
     usage: UsageTotals = Field(default_factory=UsageTotals)
@@ -118,45 +123,80 @@ def build_passages(documents: Sequence[CleanedDocument], config: DatasetConfig) 
 def write_instructions(
     passages: Sequence[Passage], chat: ChatModel, config: DatasetConfig, report: GenerationReport
 ) -> list[tuple[Passage, str]]:
-    """The instructions each passage answers (`instructions_per_passage` each, started with the start words
-    in turn); passages whose answer never parsed are dropped, and counted."""
-    starts = config.instruction_starts
-    asked = [
-        (passage, starts[(n + k) % len(starts)])
-        for n, passage in enumerate(passages)
-        for k in range(config.instructions_per_passage)
-    ]
-    written: dict[int, str] = {}
-    for start in dict.fromkeys(starts):
-        indices = [n for n, (_, word) in enumerate(asked) if word == start]
+    """Up to `instructions_per_passage` distinct instructions for each passage.
+
+    Each try samples `instruction_samples` answers per passage, all started with one start word (the start
+    words go round the passages, and move on at each retry), and keeps the distinct ones that parse;
+    passages still short of instructions are asked again, up to `max_retries` times. Passages that never
+    got one are dropped, and every missing instruction is counted as malformed.
+    """
+    starts, wanted = config.instruction_starts, config.instructions_per_passage
+    found: list[list[str]] = [[] for _ in passages]
+    pending = list(range(len(passages)))
+    for attempt in range(config.max_retries + 1):
+        generation = (
+            config.instruction_generation
+            if attempt == 0
+            else retry_config(config.instruction_generation, attempt)
+        )
+        for start in dict.fromkeys(starts):
+            group = [n for n in pending if starts[(n + attempt) % len(starts)] == start]
+            if group:
+                kept = ask_for_instructions(
+                    passages,
+                    group,
+                    chat,
+                    generation.model_copy(update={"answer_prefix": start}),
+                    config,
+                    report,
+                    first_try=attempt == 0,
+                )
+                for n, instructions in zip(group, kept, strict=True):
+                    seen = {normalise_text(i) for i in found[n]}
+                    for instruction in instructions:
+                        if len(found[n]) < wanted and normalise_text(instruction) not in seen:
+                            seen.add(normalise_text(instruction))
+                            found[n].append(instruction)
+        pending = [n for n in pending if len(found[n]) < wanted]
+        if not pending:
+            break
+    report.malformed += sum(wanted - len(instructions) for instructions in found)
+    return [(passages[n], text) for n, instructions in enumerate(found) for text in instructions]
+
+
+def ask_for_instructions(
+    passages: Sequence[Passage],
+    group: Sequence[int],
+    chat: ChatModel,
+    generation: GenerationConfig,
+    config: DatasetConfig,
+    report: GenerationReport,
+    first_try: bool,
+) -> list[list[str]]:
+    """The instructions that parse among `instruction_samples` answers for each passage of `group`."""
+    kept: list[list[str]] = []
+    for begin in range(0, len(group), config.batch_size):
+        batch = [passages[n] for n in group[begin : begin + config.batch_size]]
         conversations = [
             render_conversation(
-                config.instruction_prompt,
-                passage=asked[n][0].text,
-                author=asked[n][0].author_full_name,
-                category=asked[n][0].category,
+                config.instruction_prompt, passage=p.text, author=p.author_full_name, category=p.category
             )
-            for n in indices
+            for p in batch
         ]
-        parsed, usage, failures, first_try = generate_parsed(
-            chat,
-            conversations,
-            instruction_parser([asked[n][0].text for n in indices]),
-            config.instruction_generation.model_copy(update={"answer_prefix": start}),
-            config.batch_size,
-            config.max_retries,
-        )
-        written |= {indices[index]: instruction for index, instruction in parsed.items()}
-        report.usage = report.usage.add_totals(usage)
-        report.malformed += len(failures)
-        report.instructions_asked += len(indices)
-        report.first_try_parsed += first_try
-    return [(asked[n][0], written[n]) for n in sorted(written)]
-
-
-def instruction_parser(passages: Sequence[str]) -> Callable[[int, str], str]:
-    """Parses the answer to conversation `index` as an instruction about passage `index`."""
-    return lambda index, text: parse_instruction(text, passages[index])
+        answers = sample_answers(chat, conversations, generation, config.instruction_samples)
+        report.usage = report.usage.add([answer for sampled in answers for answer in sampled])
+        for passage, sampled in zip(batch, answers, strict=True):
+            parsed = []
+            for answer in sampled:
+                try:
+                    parsed.append(parse_instruction(answer.text, passage.text))
+                except ds.MalformedAnswerError:
+                    continue  # one of several samples: counted with the others, not reported alone
+            kept.append(parsed)
+            if first_try:
+                report.instructions_asked += len(sampled)
+                report.first_try_parsed += len(parsed)
+    return kept
 
 
 def write_answers(

@@ -5,9 +5,9 @@ from typing import NamedTuple
 
 from loguru import logger
 
-from llm_engineering.application.ports import ChatModel
+from llm_engineering.application.ports import ChatModel, SamplingChatModel
 from llm_engineering.domain.datasets import MalformedAnswerError
-from llm_engineering.domain.generation import Conversation, GenerationConfig, UsageTotals
+from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig, UsageTotals
 
 
 class ParsedAnswers(NamedTuple):
@@ -71,3 +71,19 @@ def retry_config(config: GenerationConfig, attempt: int) -> GenerationConfig:
     return config.model_copy(
         update={"temperature": max(config.temperature, 0.7), "seed": (config.seed or 0) + attempt}
     )
+
+
+def sample_answers(
+    chat: ChatModel, conversations: Sequence[Conversation], config: GenerationConfig, count: int
+) -> list[list[Completion]]:
+    """`count` sampled answers per conversation: in one pass where the model samples several at once,
+    otherwise by asking `count` times with seeds counted up from the config's."""
+    if count == 1:
+        return [[completion] for completion in chat.generate(conversations, config)]
+    if isinstance(chat, SamplingChatModel):
+        return chat.sample(conversations, config, count)
+    rounds = [
+        chat.generate(conversations, config.model_copy(update={"seed": (config.seed or 0) + k}))
+        for k in range(count)
+    ]
+    return [list(answers) for answers in zip(*rounds, strict=True)]

@@ -278,3 +278,16 @@ class BatchStreamingChatModel(Protocol):
         `conversations[index]`, in order, and an answer's pieces join to its completion's text. `emit` may
         run on the backend's own threads while it generates, so it must return quickly."""
         ...
+
+
+@runtime_checkable
+class SamplingChatModel(Protocol):
+    """A chat model that samples several answers to one prompt at little more than the cost of one."""
+
+    model_id: str
+
+    def sample(
+        self, conversations: Sequence[Conversation], config: GenerationConfig, count: int
+    ) -> list[list[Completion]]:
+        """`count` sampled answers per conversation, in order; `config.temperature` must be above 0."""
+        ...

@@ -208,8 +208,24 @@ def test_each_passage_gets_instructions_started_with_the_start_words_in_turn() -
     )
     samples = [*dataset.train, *dataset.test]
     assert sorted(chat.prefixes) == ["How"] * 4 + ["Why"] * 4
-    assert report.instructions_asked == 8 and report.first_try_parsed == 8
+    assert report.instructions_asked == 4 and report.first_try_parsed == 4  # the Why/How ones come second
     assert {s.instruction.split()[0] for s in samples} == {"How", "Why"}
     assert not any(report.filtered.values()), report.filtered
     for topic in TOPICS[:4]:  # both questions of a passage are kept, each paired with its passage
         assert len([s for s in samples if topic in s.instruction]) == 2
+
+
+def test_several_samples_per_passage_give_distinct_instructions_without_a_retry() -> None:
+    """Each call answers differently (the fake varies with how often it was asked), as sampling does."""
+    chat = ScriptedChatModel(lambda user, asked: f"How does {topic_of(user)} change after {asked + 1} runs?")
+    config = CONFIG.model_copy(update={"instructions_per_passage": 2, "instruction_samples": 3})
+    dataset, report = generate_dataset(
+        [document(t) for t in TOPICS[:4]], chat, DatasetType.INSTRUCTION, config, near_duplicate_indices
+    )
+    samples = [*dataset.train, *dataset.test]
+    assert report.instructions_asked == 12 and report.first_try_parsed == 12 and report.malformed == 0
+    assert sum(chat.batches) == 12  # each passage asked three times, once per sample: no retry
+    for topic in TOPICS[:4]:
+        assert sorted(s.instruction for s in samples if topic in s.instruction) == [
+            f"How does {topic} change after {n} runs?" for n in (1, 2)
+        ]

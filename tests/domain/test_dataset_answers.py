@@ -125,7 +125,10 @@ MALFORMED = {
     "a statement in JSON": ('{"instruction": "This passage is about crawling."}', "neither a question"),
     "the passage echoed back": (PASSAGE, "repeats the passage"),
     "a question about the unseen text": ("What is this text about?", "refers to a text"),
-    "the prompt echoed": ('Why this text answers what? "Write one question that this text answers."', "refers"),
+    "the prompt echoed": (
+        'Why this text answers what? "Write one question that this text answers."',
+        "refers",
+    ),
     "a question about the passage": ("How does the passage describe crawling?", "refers to a text"),
     "the passage's first sentence as the instruction": (
         "Instruction: The warehouse keeps every document under its link, so a second crawl updates it.",

@@ -255,3 +255,18 @@ def test_concurrent_streams_and_answers_share_the_engines_batched_call(engine: C
         assert completion.completion_tokens == reference.completion_tokens
     assert whole.result(timeout=60).text == alone[0].text
     batcher.close()
+
+
+def test_several_samples_of_one_prompt_come_from_one_call_and_repeat_with_their_seed(
+    engine: CTranslate2ChatModel,
+) -> None:
+    config = GenerationConfig(max_new_tokens=16, temperature=1.0, seed=11, stop=("\n",), answer_prefix="How")
+    sampled = engine.sample(QUESTIONS[:2], config, 3)
+    assert [len(answers) for answers in sampled] == [3, 3]
+    assert all(answer.text.startswith("How") and "\n" not in answer.text for a in sampled for answer in a)
+    assert len({answer.text for answer in sampled[0]}) > 1  # samples, not one answer three times
+    assert [[a.text for a in answers] for answers in engine.sample(QUESTIONS[:2], config, 3)] == [
+        [a.text for a in answers] for answers in sampled
+    ]
+    with pytest.raises(TwinError, match="temperature above 0"):
+        engine.sample(QUESTIONS[:1], GREEDY, 2)

@@ -16,6 +16,7 @@ from typing import Any
 
 from loguru import logger
 
+from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig, cut_at_stop
 from llm_engineering.infrastructure.llm.local.choices import choice_token_ids
 from llm_engineering.infrastructure.llm.local.engine_files import ensure_engine_files
@@ -48,7 +49,16 @@ class CTranslate2ChatModel:
 
     def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
         """One completion per conversation, in order, in batches of like-length prompts over the replicas."""
-        return self._generate(conversations, config, on_token=None)
+        return [answers[0] for answers in self._generate(conversations, config, on_token=None)]
+
+    def sample(
+        self, conversations: Sequence[Conversation], config: GenerationConfig, count: int
+    ) -> list[list[Completion]]:
+        """`count` sampled answers per conversation, in order: each prompt is read once and its answers are
+        decoded together, so several answers cost little more than one. Needs a temperature above 0."""
+        if config.temperature == 0:
+            raise TwinError("Several answers to one prompt need sampling: set a temperature above 0.")
+        return self._generate(conversations, config, on_token=None, hypotheses=count)
 
     def generate_streaming(
         self,
@@ -66,7 +76,7 @@ class CTranslate2ChatModel:
             if piece := answers[index].add(token_id):
                 emit(index, piece)
 
-        completions = self._generate(conversations, config, on_token)
+        completions = [answers[0] for answers in self._generate(conversations, config, on_token)]
         for index, (answer, completion) in enumerate(zip(answers, completions, strict=True)):
             if rest := answer.finish(completion.text):
                 emit(index, rest)
@@ -77,8 +87,10 @@ class CTranslate2ChatModel:
         conversations: Sequence[Conversation],
         config: GenerationConfig,
         on_token: Callable[[int, int], None] | None,
-    ) -> list[Completion]:
-        """`generate`, with `on_token(index, token_id)` called on the engine's threads per token generated."""
+        hypotheses: int = 1,
+    ) -> list[list[Completion]]:
+        """`hypotheses` answers per conversation, with `on_token(index, token_id)` called on the engine's
+        threads per token generated (one answer per conversation only)."""
         self._load()
         prompts = [self._prompt_tokens(conversation, config) for conversation in conversations]
         started = time.perf_counter()
@@ -88,6 +100,7 @@ class CTranslate2ChatModel:
             "include_prompt_in_result": False,
             "return_end_token": True,
             "end_token": self._end_tokens(config),
+            "num_hypotheses": hypotheses,
             **self._sampling(config),
         }
         groups = self._groups([len(prompt) for prompt in prompts])
@@ -108,10 +121,10 @@ class CTranslate2ChatModel:
             for index, future in zip(group, futures, strict=True):
                 results[index] = future.result()
         completions = [
-            self._completion(result.sequences_ids[0], len(prompt), config)
+            [self._completion(ids, len(prompt), config) for ids in result.sequences_ids]
             for result, prompt in zip(results, prompts, strict=True)
         ]
-        generated = sum(completion.completion_tokens for completion in completions)
+        generated = sum(answer.completion_tokens for answers in completions for answer in answers)
         elapsed = time.perf_counter() - started
         logger.debug("Generated {} tokens for {} prompts in {:.1f} s", generated, len(prompts), elapsed)
         return completions

@@ -85,6 +85,11 @@ class TrainingConfig(BaseModel):
     gradient_checkpointing: bool = Field(
         False, description="Recompute activations in the backward pass: less memory, about 20% slower."
     )
+    group_by_length: bool = Field(
+        False,
+        description="Batch rows of like length together (shuffled by batch), so that little of a batch is "
+        "padding; the cheaper alternative to packing on a CPU.",
+    )
     seed: int = Field(42, description="Seed of adapter initialisation, data order and dropout.")
     lora: LoraSettings = Field(default_factory=LoraSettings, description="Adapter shape (lora and qlora).")
     sft: StageSettings = Field(

@@ -57,3 +57,12 @@ def test_the_trainer_arguments_carry_the_trackers(
     run = trl_training._Run(config, None, tmp_path / "run-7", precision_for(config), report_to)
     arguments = trl_training._arguments("sft", run, evaluates=False)
     assert arguments["report_to"] == expected and arguments["run_name"] == "run-7-sft"
+
+
+@pytest.mark.parametrize(("group", "strategy"), [(False, "random"), (True, "group_by_length")])
+def test_rows_of_like_length_are_batched_together_when_asked(
+    tmp_path: Path, group: bool, strategy: str
+) -> None:
+    config = TrainingConfig(group_by_length=group)
+    run = trl_training._Run(config, None, tmp_path / "run-8", precision_for(config), ())
+    assert trl_training._arguments("sft", run, evaluates=False)["train_sampling_strategy"] == strategy

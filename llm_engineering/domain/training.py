@@ -87,8 +87,8 @@ class TrainingConfig(BaseModel):
     )
     group_by_length: bool = Field(
         False,
-        description="Batch rows of like length together (shuffled by batch), so that little of a batch is "
-        "padding; the cheaper alternative to packing on a CPU.",
+        description="Batch SFT rows of like length together (shuffled by batch), so that little of a batch "
+        "is padding; the cheaper alternative to packing on a CPU. DPO keeps a random order.",
     )
     seed: int = Field(42, description="Seed of adapter initialisation, data order and dropout.")
     lora: LoraSettings = Field(default_factory=LoraSettings, description="Adapter shape (lora and qlora).")

@@ -119,7 +119,10 @@ def _arguments(stage: Stage, run: _Run, evaluates: bool) -> dict[str, Any]:
         "report_to": list(run.report_to) or "none",
         "run_name": f"{run.output_dir.name}-{stage}",
         "max_length": config.max_length,
-        "train_sampling_strategy": "group_by_length" if config.group_by_length else "random",
+        # DPO rows are pairs without one length to sort by: only SFT batches by length.
+        "train_sampling_strategy": "group_by_length"
+        if config.group_by_length and stage == "sft"
+        else "random",
     }
 
 

@@ -66,3 +66,4 @@ def test_rows_of_like_length_are_batched_together_when_asked(
     config = TrainingConfig(group_by_length=group)
     run = trl_training._Run(config, None, tmp_path / "run-8", precision_for(config), ())
     assert trl_training._arguments("sft", run, evaluates=False)["train_sampling_strategy"] == strategy
+    assert trl_training._arguments("dpo", run, evaluates=False)["train_sampling_strategy"] == "random"

@@ -30,7 +30,19 @@ from tests.support.hub_server import HubServer, client_for_stand_in
 pytestmark = pytest.mark.slow
 registry = get_model_registry()
 
-TOPICS = ["retries", "chunking", "caching", "batching", "evaluation", "indexes"]
+# Four to train on and six held out: style fidelity cross-fits over at least four test answers.
+TOPICS = [
+    "retries",
+    "chunking",
+    "caching",
+    "batching",
+    "evaluation",
+    "indexes",
+    "logging",
+    "tests",
+    "schemas",
+    "backfills",
+]
 
 
 def instruct() -> DatasetDict:
@@ -114,7 +126,7 @@ def test_a_trained_version_is_evaluated_promoted_and_not_replaced_by_an_equal_on
 
     assert second.number == first.number + 1
     production = registry.production()
-    assert production is not None and production.number == first.number  # an equal score does not promote
+    assert production is not None and production.number == first.number  # no clear gain does not promote
     assert registry.get(second.number).stage == "staging"
 
 

@@ -85,7 +85,12 @@ def main() -> None:
     base_answers = answer_questions(base, instructions, config)
     twin_answers = answer_questions(twin, instructions, config)
     fidelity = measure_style_fidelity(
-        CharNgramVerifier(), references, base_answers, {"twin": twin_answers}, config.fidelity_folds
+        CharNgramVerifier(),
+        references,
+        base_answers,
+        {"twin": twin_answers},
+        config.fidelity_folds,
+        config.seed,
     )
     print(f"Style fidelity on {len(samples)} held-out samples (twin: version {newest.number}):")
     for label, found in fidelity.labels.items():

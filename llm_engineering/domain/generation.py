@@ -71,6 +71,11 @@ class Completion(BaseModel):
     prompt_tokens: int = Field(ge=0)
     completion_tokens: int = Field(ge=0)
     cost_usd: float = Field(0.0, ge=0)
+    finish_reason: Literal["stop", "length"] = Field(
+        "stop",
+        description='Why the answer ended: "length" when it was cut at max_new_tokens; "stop" when the model '
+        "ended it or a stop string did.",
+    )
 
 
 class UsageTotals(BaseModel):

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -85,7 +85,14 @@ def parse_chat_completion(answer: Any, model: str, options: HttpChatOptions, ser
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         cost_usd=options.cost_usd(prompt_tokens, completion_tokens),
+        finish_reason=parse_finish_reason(answer["choices"][0].get("finish_reason")),
     )
+
+
+def parse_finish_reason(reported: object) -> Literal["stop", "length"]:
+    """Ours from a server's `finish_reason`: only "length" says max_tokens cut the answer; "stop",
+    "eos_token", "stop_sequence", "tool_calls", "content_filter" or none all mean it ended otherwise."""
+    return "length" if reported == "length" else "stop"
 
 
 def map_in_order(call: Callable[[Item], Result], items: Sequence[Item], concurrency: int) -> list[Result]:

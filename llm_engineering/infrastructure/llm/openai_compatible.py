@@ -4,7 +4,7 @@ import json
 import math
 import time
 from collections.abc import Generator, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from loguru import logger
@@ -17,12 +17,19 @@ from llm_engineering.infrastructure.llm.chat_api import (
     chat_body,
     map_in_order,
     parse_chat_completion,
+    parse_finish_reason,
 )
 
 __all__ = ["HttpChatOptions", "OpenAICompatibleChatModel"]
 
 TOP_LOGPROBS = 20  # the most OpenAI's API returns per position
+READINESS_TIMEOUT_S = 3.0  # a readiness probe must answer fast, whatever the answers' timeout is
 HINT = "check OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL_ID"
+ADVICE = {  # what to check when the server refuses a request with this status
+    401: "check OPENAI_API_KEY",
+    403: "check OPENAI_API_KEY and its permissions",
+    404: "check OPENAI_BASE_URL (it usually ends in /v1) and OPENAI_MODEL_ID",
+}
 
 
 class _Retryable(Exception):
@@ -54,13 +61,35 @@ class OpenAICompatibleChatModel:
                 self._options.concurrency,
             )
 
+    def check_available(self) -> None:
+        """Raise LLMError unless the server answers `GET /models` with 2xx within 3 s (a readiness probe:
+        the cheapest request every OpenAI-compatible server serves, and it costs no tokens)."""
+        try:
+            with self._client() as client:
+                response = client.get("/models", timeout=READINESS_TIMEOUT_S)
+        except httpx.TimeoutException as error:
+            raise LLMError(
+                f"{self._server} did not answer GET /models within {READINESS_TIMEOUT_S:g} s; "
+                f"check that it is up and not overloaded ({HINT})."
+            ) from error
+        except httpx.HTTPError as error:
+            raise LLMError(
+                f"{self._server} could not be reached ({type(error).__name__}: {error}); start it or {HINT}."
+            ) from error
+        if not response.is_success:
+            raise LLMError(
+                f"{self._server} answered GET /models with {response.status_code}: {response.text[:200]!r}; "
+                f"{ADVICE.get(response.status_code, HINT)}."
+            )
+
     def stream(
         self, conversation: Conversation, config: GenerationConfig
     ) -> Generator[str, None, Completion]:
         """The answer's text pieces as the server sends them (`stream: true`, Server-Sent Events), then the
         Completion with the token counts of the server's closing usage chunk (`stream_options.include_usage`).
         Without usage (the server ignores the option, or `stream_usage_supported` is off) the content chunks
-        are counted as completion tokens and the prompt as 0 tokens, with a warning once per model.
+        are counted as completion tokens and the prompt as 0 tokens, with a warning once per model. The finish
+        reason is the last one a chunk reported ("length" when max_tokens cut the answer).
 
         Not retried: pieces already handed out cannot be taken back. Raises LLMError on a refusal, a
         broken stream or an error event.
@@ -84,24 +113,28 @@ class OpenAICompatibleChatModel:
     def _pieces(self, lines: Iterator[str]) -> Generator[str, None, Completion]:
         pieces: list[str] = []
         usage: dict[str, Any] | None = None
+        reported: str | None = None  # the last chunk with a choice carries the finish reason
         for line in lines:
             if not line.startswith("data:"):
                 continue  # blank separators, comments and event names
             data = line.removeprefix("data:").strip()
             if data == "[DONE]":
-                return self._streamed(pieces, usage)
+                return self._streamed(pieces, usage, parse_finish_reason(reported))
             chunk = json.loads(data)
             if "error" in chunk:
                 raise LLMError(f"{self._server} sent an error in the stream: {str(chunk['error'])[:200]}.")
             usage = chunk.get("usage") or usage
             for choice in chunk.get("choices") or []:
+                reported = choice.get("finish_reason") or reported
                 piece = (choice.get("delta") or {}).get("content")
                 if piece:
                     pieces.append(piece)
                     yield piece
         raise LLMError(f"{self._server} ended the stream without [DONE]; the answer may be cut short.")
 
-    def _streamed(self, pieces: list[str], usage: dict[str, Any] | None) -> Completion:
+    def _streamed(
+        self, pieces: list[str], usage: dict[str, Any] | None, reason: Literal["stop", "length"]
+    ) -> Completion:
         if usage is None:
             if not self._warned_no_usage:
                 logger.warning("{} sends no usage in its streams; counting chunks as tokens", self._server)
@@ -112,6 +145,7 @@ class OpenAICompatibleChatModel:
             model=self.model_id,
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
+            finish_reason=reason,
         )
 
     def choice_probabilities(
@@ -217,14 +251,9 @@ class OpenAICompatibleChatModel:
 
     def _client_error(self, response: httpx.Response) -> str:
         status = response.status_code
-        advice = {
-            401: "check OPENAI_API_KEY",
-            403: "check OPENAI_API_KEY and its permissions",
-            404: "check OPENAI_BASE_URL (it usually ends in /v1) and OPENAI_MODEL_ID",
-        }.get(status, HINT)
         return (
             f"{self._server} refused the request for model {self.model_id!r} with {status}: "
-            f"{response.text[:300]}; {advice}."
+            f"{response.text[:300]}; {ADVICE.get(status, HINT)}."
         )
 
 

@@ -270,3 +270,27 @@ def test_several_samples_of_one_prompt_come_from_one_call_and_repeat_with_their_
     ]
     with pytest.raises(TwinError, match="temperature above 0"):
         engine.sample(QUESTIONS[:1], GREEDY, 2)
+
+
+SUM = [ChatMessage(role="user", content="What is 2+2? Answer with the number only.")]  # "2 + 2 = 4", 8 tokens
+
+
+def finish_reasons(engine: CTranslate2ChatModel, config: GenerationConfig) -> list[str]:
+    """The finish reason of the answer to SUM from generate, stream and generate_streaming."""
+    [whole] = engine.generate([SUM], config)
+    _, streamed = drain(engine.stream(SUM, config))
+    [unfolded] = engine.generate_streaming([SUM], config, lambda index, piece: None)
+    return [whole.finish_reason, streamed.finish_reason, unfolded.finish_reason]
+
+
+def test_finish_reason_tells_an_answer_cut_at_max_new_tokens_from_one_that_ended(
+    engine: CTranslate2ChatModel,
+) -> None:
+    assert finish_reasons(engine, GenerationConfig(max_new_tokens=3, temperature=0)) == ["length"] * 3
+    assert finish_reasons(engine, GenerationConfig(max_new_tokens=10, temperature=0)) == ["stop"] * 3
+    # A stop string on the last allowed token ended the answer: it was not cut short.
+    assert (
+        finish_reasons(engine, GenerationConfig(max_new_tokens=2, temperature=0, stop=("+",))) == ["stop"] * 3
+    )
+    sampled = engine.sample([SUM], GenerationConfig(max_new_tokens=3, temperature=1.0, seed=5), 2)
+    assert [answer.finish_reason for answer in sampled[0]] == ["length", "length"]

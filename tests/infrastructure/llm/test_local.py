@@ -145,3 +145,28 @@ def test_a_stream_stops_at_a_stop_string_and_starts_with_the_prefix(smollm2: Tra
     [whole] = smollm2.generate(CONVERSATIONS[:1], config)
     assert pieces[0] == "Paris" and "." not in "".join(pieces)
     assert "".join(pieces).strip() == whole.text == streamed.text.strip()
+
+
+SUM = [ChatMessage(role="user", content="What is 2+2? Answer with the number only.")]  # "2 + 2 = 4", 8 tokens
+
+
+def test_finish_reason_tells_an_answer_cut_at_max_new_tokens_from_one_that_ended(
+    smollm2: TransformersChatModel,
+) -> None:
+    cut, room = (GenerationConfig(max_new_tokens=tokens, temperature=0) for tokens in (3, 10))
+    assert [c.finish_reason for c in smollm2.generate([SUM, CONVERSATIONS[0]], cut)] == ["length", "length"]
+    [ended] = smollm2.generate([SUM], room)
+    assert ended.finish_reason == "stop" and ended.completion_tokens < 10
+    assert drain(smollm2.stream(SUM, cut))[1].finish_reason == "length"
+    assert drain(smollm2.stream(SUM, room))[1].finish_reason == "stop"
+
+
+def test_an_answer_cut_at_a_stop_string_ended_even_on_its_last_allowed_token(
+    smollm2: TransformersChatModel,
+) -> None:
+    config = GenerationConfig(max_new_tokens=2, temperature=0, stop=("+",))  # "2", " +": both tokens used
+    [whole] = smollm2.generate([SUM], config)
+    _, streamed = drain(smollm2.stream(SUM, config))
+    assert whole.text == streamed.text.strip() == "2"
+    assert whole.completion_tokens == 2
+    assert whole.finish_reason == streamed.finish_reason == "stop"

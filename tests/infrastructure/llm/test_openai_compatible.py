@@ -1,5 +1,7 @@
 """The OpenAI-compatible backend against a scripted chat-completions server on localhost."""
 
+import json
+import socket
 import time
 from typing import Any
 
@@ -11,6 +13,7 @@ from llm_engineering.domain.generation import ChatMessage, Conversation, Generat
 from llm_engineering.infrastructure.llm.chat_api import HttpChatOptions
 from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleChatModel
 from tests.support.chat_server import ChatServer, Reply
+from tests.support.http_server import LocalServer, Route
 from tests.support.streaming import drain
 
 GREEDY = GenerationConfig(max_new_tokens=32, temperature=0)
@@ -221,3 +224,78 @@ def test_a_refused_stream_says_why() -> None:
     with ChatServer(lambda body, attempt: Reply(status=401)) as server:
         with pytest.raises(LLMError, match="OPENAI_API_KEY"):
             list(model_for(server).stream(ask("Why rivers?")[0], GREEDY))
+
+
+# --- why an answer ended, and whether the server is up -------------------------------------------------
+
+CUT_ANSWER = {
+    "model": "twin-test",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "Rivers"}, "finish_reason": "length"}
+    ],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+}
+
+
+def sse(*chunks: dict[str, Any]) -> str:
+    """A stream as a server sends it: one `data:` event per chunk, then [DONE]."""
+    return "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+
+
+def test_an_answer_cut_at_max_tokens_finished_by_length() -> None:
+    route = Route(body=json.dumps(CUT_ANSWER), content_type="application/json")
+    with LocalServer({"/v1/chat/completions": route}) as server:
+        model = OpenAICompatibleChatModel(server.url("/v1"), "twin-test", None, FAST)
+        [completion] = model.generate(ask("Why rivers?"), GenerationConfig(max_new_tokens=1))
+    assert (completion.text, completion.finish_reason) == ("Rivers", "length")
+    with ChatServer() as server:  # says "stop"
+        assert model_for(server).generate(ask("Hi"), GREEDY)[0].finish_reason == "stop"
+
+
+def test_a_streamed_answer_takes_its_finish_reason_from_the_last_chunk() -> None:
+    chunk = {"object": "chat.completion.chunk"}
+    events = sse(
+        {**chunk, "choices": [{"index": 0, "delta": {"content": "Rivers"}, "finish_reason": None}]},
+        {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]},
+        {**chunk, "choices": [], "usage": CUT_ANSWER["usage"]},
+    )
+    route = Route(body=events, content_type="text/event-stream")
+    with LocalServer({"/v1/chat/completions": route}) as server:
+        model = OpenAICompatibleChatModel(server.url("/v1"), "twin-test", None, FAST)
+        pieces, completion = drain(model.stream(ask("Why rivers?")[0], GenerationConfig(max_new_tokens=1)))
+    assert pieces == ["Rivers"] and completion.finish_reason == "length"
+    with ChatServer() as server:  # sends no finish reason at all: the answer ended as far as we know
+        assert drain(model_for(server).stream(ask("Hi")[0], GREEDY))[1].finish_reason == "stop"
+
+
+def test_check_available_asks_the_model_list() -> None:
+    models = Route(body='{"object": "list", "data": [{"id": "twin-test"}]}', content_type="application/json")
+    with LocalServer({"/v1/models": models}) as server:
+        OpenAICompatibleChatModel(
+            server.url("/v1"), "twin-test", SecretStr("sk-local"), FAST
+        ).check_available()
+    assert server.requests["/v1/models"] == 1
+    assert server.headers["/v1/models"]["Authorization"] == "Bearer sk-local"
+
+
+def test_check_available_fails_on_an_error_status_or_no_answer() -> None:
+    with LocalServer({"/v1/models": (503, "text/plain", "loading")}) as server:
+        with pytest.raises(LLMError, match=r"GET /models with 503: 'loading'"):
+            OpenAICompatibleChatModel(server.url("/v1"), "twin-test", None, FAST).check_available()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    closed = OpenAICompatibleChatModel(f"http://127.0.0.1:{port}/v1", "twin-test", None, FAST)
+    started = time.perf_counter()
+    with pytest.raises(LLMError, match=rf"127\.0\.0\.1:{port}/v1 could not be reached .*OPENAI_BASE_URL"):
+        closed.check_available()
+    assert time.perf_counter() - started < 3.5
+
+
+def test_check_available_gives_up_after_three_seconds() -> None:
+    slow = Route(body="{}", content_type="application/json", delay_s=4)
+    with LocalServer({"/v1/models": slow}) as server:
+        started = time.perf_counter()
+        with pytest.raises(LLMError, match="did not answer GET /models within 3 s"):
+            OpenAICompatibleChatModel(server.url("/v1"), "twin-test", None, FAST).check_available()
+        assert time.perf_counter() - started < 3.5

@@ -110,3 +110,18 @@ def test_an_answer_that_is_not_json_becomes_llm_error(stubbed: tuple[Any, Stubbe
     stubber.add_response("invoke_endpoint", {"Body": StreamingBody(io.BytesIO(data), len(data))})
     with pytest.raises(LLMError, match="invalid JSON"):
         SageMakerChatModel(ENDPOINT, client, OPTIONS).generate([CONVERSATION], GenerationConfig())
+
+
+@pytest.mark.parametrize(
+    ("reported", "finish_reason"), [("length", "length"), ("eos_token", "stop"), (None, "stop")]
+)
+def test_the_finish_reason_is_tgis(
+    stubbed: tuple[Any, Stubber], reported: str | None, finish_reason: str
+) -> None:
+    """TGI's Messages API says "length" when max_tokens cut the answer; "eos_token", "stop_sequence" or
+    nothing at all mean that it ended."""
+    client, stubber = stubbed
+    choice = {"message": {"role": "assistant", "content": "Rivers"}, "finish_reason": reported}
+    stubber.add_response("invoke_endpoint", {"Body": streaming({"choices": [choice]})})
+    [completion] = SageMakerChatModel(ENDPOINT, client, OPTIONS).generate([CONVERSATION], GenerationConfig())
+    assert completion.finish_reason == finish_reason

@@ -23,6 +23,7 @@ from llm_engineering.infrastructure.llm.local.engine_files import ensure_engine_
 from llm_engineering.infrastructure.llm.local.generation import (
     StopCutter,
     decode_completion,
+    finish_reason_for,
     prefix_ids,
     stop_token_ids,
 )
@@ -172,6 +173,7 @@ class CTranslate2ChatModel:
             model=self.model_id,
             prompt_tokens=len(prompt),
             completion_tokens=len(ids) + ended,
+            finish_reason=finish_reason_for(len(ids), config.max_new_tokens, ended=ended or cutter.stopped),
         )
 
     def choice_probabilities(

@@ -2,7 +2,7 @@
 
 import threading
 from collections.abc import Generator, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from llm_engineering.domain.exceptions import LLMError
 from llm_engineering.domain.generation import Completion, GenerationConfig, cut_at_stop
@@ -56,19 +56,31 @@ def decode_completion(
     config: GenerationConfig | None = None,
 ) -> Completion:
     """The answer in one row of generated ids, after the answer prefix of `config` if it has one; it ends at
-    the first stop token (which its token count includes) or before the first stop string."""
+    the first stop token (which its token count includes) or before the first stop string. It finished by
+    "length" when neither ended it and the row holds `max_new_tokens` ids."""
     # Finished rows are padded to the batch's longest answer; the answer ends at its first stop token.
     end = next((position for position, token in enumerate(ids) if token in stops), None)
     config = config or GenerationConfig()
     prefix = prefix_ids(tokenizer, config)
     # Decoded together, so that the first generated word keeps the space that joins it to the prefix.
     text = tokenizer.decode(prefix + ids[:end], skip_special_tokens=True)
-    text, _ = cut_at_stop(text, config.stop, start=len(tokenizer.decode(prefix, skip_special_tokens=True)))
-    text = text.strip()
+    text, cut = cut_at_stop(text, config.stop, start=len(tokenizer.decode(prefix, skip_special_tokens=True)))
     completion_tokens = len(ids) if end is None else end + 1
     return Completion(
-        text=text, model=model_id, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        text=text.strip(),
+        model=model_id,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        finish_reason=finish_reason_for(
+            completion_tokens, config.max_new_tokens, ended=end is not None or cut
+        ),
     )
+
+
+def finish_reason_for(generated: int, max_new_tokens: int, ended: bool) -> Literal["stop", "length"]:
+    """Why an answer of `generated` tokens ended: by "length" when it filled its budget and no end token or
+    stop string `ended` it, else by "stop"."""
+    return "length" if not ended and generated >= max_new_tokens else "stop"
 
 
 def stream_generation(

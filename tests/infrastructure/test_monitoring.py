@@ -165,10 +165,14 @@ def closed_local_port() -> int:
 
 
 def test_an_unreachable_warehouse_raises_warehouse_unavailable() -> None:
-    client = pymongo.MongoClient(f"mongodb://127.0.0.1:{closed_local_port()}", serverSelectionTimeoutMS=200)
+    port = closed_local_port()
+    client = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}", serverSelectionTimeoutMS=200)
     try:
-        with pytest.raises(WarehouseUnavailableError, match="poe local-infrastructure-up"):
+        with pytest.raises(WarehouseUnavailableError, match="poe local-infrastructure-up") as raised:
             MongoFeedbackStore(client["twin"])
+        assert f"MongoDB at 127.0.0.1:{port} did not answer while creating the monitoring" in str(
+            raised.value
+        )
     finally:
         client.close()
 

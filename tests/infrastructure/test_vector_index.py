@@ -9,11 +9,13 @@ from uuid import UUID, uuid4
 
 import pytest
 from qdrant_client import QdrantClient
+from qdrant_client.http.exceptions import UnexpectedResponse
 
 from llm_engineering.application.ports import VectorIndex, VectorPoint
 from llm_engineering.domain.exceptions import FeatureStoreUnavailableError
 from llm_engineering.infrastructure.settings import Settings
 from llm_engineering.infrastructure.vector_index import ClientVectorIndex, EdgeVectorIndex, open_vector_index
+from tests.support.http_server import LocalServer
 
 # qdrant-client's local mode keeps no payload indexes and says so once; the server and edge do keep them.
 pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")
@@ -226,3 +228,55 @@ def test_open_vector_index_fails_fast_on_an_unreachable_server(tmp_path: Path) -
     settings = Settings(_env_file=None, data_dir=tmp_path, qdrant_url=url, qdrant_timeout_s=2)  # type: ignore[call-arg]
     with pytest.raises(FeatureStoreUnavailableError, match="unset QDRANT_URL"):
         open_vector_index(settings)
+
+
+# --- a Qdrant server that cannot be reached ----------------------------------------------------------
+
+# The REST paths of the calls below on collection "embedded_posts" (upsert's PUT is not among them: the local
+# test server answers only GET and POST).
+POINT_PATHS = {
+    "delete_where": "/collections/embedded_posts/points/delete",
+    "scroll": "/collections/embedded_posts/points/scroll",
+    "search": "/collections/embedded_posts/points/query",
+    "count": "/collections/embedded_posts/points/count",
+}
+CALLS: dict[str, Callable[[ClientVectorIndex], object]] = {
+    "ensure_collection": lambda index: index.ensure_collection("embedded_posts", 3),
+    "upsert": lambda index: index.upsert("embedded_posts", [point([1, 0, 0])]),
+    "delete_where": lambda index: index.delete_where("embedded_posts", {"author_id": ADA}),
+    "scroll": lambda index: list(index.scroll("embedded_posts")),
+    "search": lambda index: index.search("embedded_posts", [1, 0, 0], limit=3),
+    "count": lambda index: index.count("embedded_posts"),
+}
+
+
+def server_index(url: str) -> ClientVectorIndex:
+    return ClientVectorIndex(QdrantClient(url=url, timeout=2, check_compatibility=False))
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_every_call_to_a_closed_port_raises_feature_store_unavailable(call: str) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    index = server_index(f"http://127.0.0.1:{port}")
+    with pytest.raises(FeatureStoreUnavailableError) as raised:
+        CALLS[call](index)
+    message = str(raised.value)
+    assert f"Qdrant at http://127.0.0.1:{port} did not answer while " in message
+    assert "ConnectError" in message and "poe local-infrastructure-up" in message and "QDRANT_URL" in message
+    index.close()
+
+
+@pytest.mark.parametrize("call", POINT_PATHS)
+def test_a_server_error_is_an_outage_and_a_refused_request_is_not(call: str) -> None:
+    exists = (200, "application/json", '{"result": {"exists": true}, "status": "ok", "time": 0}')
+    with LocalServer({"/collections/embedded_posts/exists": exists}) as server:
+        index = server_index(server.base_url)
+        server[POINT_PATHS[call]] = (503, "application/json", '{"status": {"error": "overloaded"}}')
+        with pytest.raises(FeatureStoreUnavailableError, match=r"UnexpectedResponse: .*503"):
+            CALLS[call](index)
+        server[POINT_PATHS[call]] = (400, "application/json", '{"status": {"error": "bad filter"}}')
+        with pytest.raises(UnexpectedResponse, match="400"):
+            CALLS[call](index)
+        index.close()

@@ -1,17 +1,16 @@
 """Traces and the users' feedback on answers, stored in the warehouse over the pymongo API."""
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pymongo
 from loguru import logger
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
 
-from llm_engineering.domain.exceptions import TwinError, WarehouseUnavailableError
+from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.inference import Feedback, Trace
+from llm_engineering.infrastructure.warehouse.outages import reaching_mongo
 
 TRACES = "traces"
 FEEDBACK = "feedback"
@@ -66,19 +65,6 @@ def feedback_from_mongo(data: dict[str, Any]) -> Feedback:
     return Feedback(id=data["_id"], **{key: value for key, value in data.items() if key != "_id"})
 
 
-@contextmanager
-def _reaching_warehouse(action: str) -> Iterator[None]:
-    """Turn a driver error into the one error the service maps to 503."""
-    try:
-        yield
-    except PyMongoError as error:
-        # Only the type: a driver message may carry the URI, and so a password.
-        raise WarehouseUnavailableError(
-            f"The warehouse did not answer while {action} ({type(error).__name__}). Start MongoDB with "
-            "`poe local-infrastructure-up`, fix DATABASE_HOST, or unset it to use the embedded warehouse."
-        ) from error
-
-
 class MongoFeedbackStore:
     """Traces and feedback in the warehouse (`FeedbackStore` and `TraceSink`) over the pymongo API.
 
@@ -87,27 +73,28 @@ class MongoFeedbackStore:
     """
 
     def __init__(self, database: Database) -> None:
+        self._db = database
         self._traces = database[TRACES]
         self._feedback = database[FEEDBACK]
-        with _reaching_warehouse("creating the monitoring indexes"):
+        with reaching_mongo(self._db, "creating the monitoring indexes"):
             self._traces.create_index("created_at")
             self._feedback.create_index("answer_id")
 
     def record(self, trace: Trace) -> None:
         """Store one trace; recording the same id again replaces it."""
         data = trace_to_mongo(trace)
-        with _reaching_warehouse(f"storing trace {trace.id}"):
+        with reaching_mongo(self._db, f"storing trace {trace.id}"):
             self._traces.replace_one({"_id": data["_id"]}, data, upsert=True)
 
     def get_trace(self, trace_id: str) -> Trace | None:
         """The trace with that id, or None when there is none."""
-        with _reaching_warehouse(f"reading trace {trace_id}"):
+        with reaching_mongo(self._db, f"reading trace {trace_id}"):
             found = self._traces.find_one({"_id": trace_id})
         return trace_from_mongo(found) if found else None
 
     def add_feedback(self, feedback: Feedback) -> None:
         """Keep a verdict on a stored answer; sending the same feedback id again replaces it."""
-        with _reaching_warehouse(f"storing feedback on answer {feedback.answer_id}"):
+        with reaching_mongo(self._db, f"storing feedback on answer {feedback.answer_id}"):
             if not self._traces.count_documents({"_id": feedback.answer_id}, limit=1):
                 raise UnknownAnswerError(
                     f"No answer has id {feedback.answer_id!r}; send the id the answer came with."
@@ -117,7 +104,7 @@ class MongoFeedbackStore:
 
     def iter_feedback(self) -> Iterator[Feedback]:
         """Every feedback ever given, oldest first (ties by id)."""
-        with _reaching_warehouse("reading feedback"):
+        with reaching_mongo(self._db, "reading feedback"):
             for data in self._feedback.find().sort(
                 [("created_at", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]
             ):
@@ -135,7 +122,7 @@ class MongoFeedbackStore:
         answer_ids = list(latest)
         for start in range(0, len(answer_ids), _IN_BATCH):
             batch = answer_ids[start : start + _IN_BATCH]
-            with _reaching_warehouse("joining feedback with traces"):
+            with reaching_mongo(self._db, "joining feedback with traces"):
                 traces = {data["_id"]: data for data in self._traces.find({"_id": {"$in": batch}})}
             missing = [answer_id for answer_id in batch if answer_id not in traces]
             if missing:

@@ -15,6 +15,7 @@ from llm_engineering.infrastructure.vector_index.filters import (
     layout_error,
     require_condition,
 )
+from llm_engineering.infrastructure.vector_index.outages import reaching_qdrant
 
 
 def vectors_config(vector_size: int | None) -> models.VectorParams | dict[str, models.VectorParams]:
@@ -42,7 +43,8 @@ def to_point_struct(point: VectorPoint) -> models.PointStruct:
 
 
 class ClientVectorIndex:
-    """Collections on whatever `client` points at; the same calls serve a server, the cloud and local mode."""
+    """Collections on whatever `client` points at; the same calls serve a server, the cloud and local mode.
+    A server that cannot be reached raises FeatureStoreUnavailableError (see `reaching_qdrant`)."""
 
     def __init__(self, client: QdrantClient, batch_size: int = 256, page_size: int = 256) -> None:
         self.client = client
@@ -52,16 +54,17 @@ class ClientVectorIndex:
 
     def ensure_collection(self, name: str, vector_size: int | None) -> None:
         """Create the collection and its payload indexes on first use, or check the existing layout."""
-        if self.client.collection_exists(name):
-            if not has_layout(self.client.get_collection(name), vector_size):
-                raise layout_error(name, vector_size)
-        else:
-            self.client.create_collection(name, vectors_config=vectors_config(vector_size))
-            for field in INDEXED_FIELDS:
-                self.client.create_payload_index(
-                    name, field, field_schema=models.PayloadSchemaType.KEYWORD, wait=True
-                )
-            logger.info("Created feature store collection {}", name)
+        with reaching_qdrant(self.client, f"preparing collection {name}"):
+            if self.client.collection_exists(name):
+                if not has_layout(self.client.get_collection(name), vector_size):
+                    raise layout_error(name, vector_size)
+            else:
+                self.client.create_collection(name, vectors_config=vectors_config(vector_size))
+                for field in INDEXED_FIELDS:
+                    self.client.create_payload_index(
+                        name, field, field_schema=models.PayloadSchemaType.KEYWORD, wait=True
+                    )
+                logger.info("Created feature store collection {}", name)
         self._known.add(name)
 
     def upsert(self, name: str, points: Sequence[VectorPoint]) -> None:
@@ -69,27 +72,30 @@ class ClientVectorIndex:
         self._require(name)
         for start in range(0, len(points), self.batch_size):
             batch = [to_point_struct(point) for point in points[start : start + self.batch_size]]
-            self.client.upsert(name, points=batch, wait=True)
+            with reaching_qdrant(self.client, f"storing points in {name}"):
+                self.client.upsert(name, points=batch, wait=True)
 
     def delete_where(self, name: str, where: Where) -> None:
         require_condition(where)
         self._require(name)
         selector = models.FilterSelector(filter=client_must(where))
-        self.client.delete(name, points_selector=selector, wait=True)
+        with reaching_qdrant(self.client, f"deleting points from {name}"):
+            self.client.delete(name, points_selector=selector, wait=True)
 
     def scroll(self, name: str, where: Where | None = None) -> Iterator[VectorPoint]:
         """Every matching point with its payload (no vectors), fetched `page_size` at a time."""
         self._require(name)
         offset: models.ExtendedPointId | None = None
         while True:
-            records, offset = self.client.scroll(
-                name,
-                scroll_filter=client_filter(where),
-                limit=self.page_size,
-                offset=offset,
-                with_payload=True,
-                with_vectors=False,
-            )
+            with reaching_qdrant(self.client, f"reading points of {name}"):
+                records, offset = self.client.scroll(
+                    name,
+                    scroll_filter=client_filter(where),
+                    limit=self.page_size,
+                    offset=offset,
+                    with_payload=True,
+                    with_vectors=False,
+                )
             for record in records:
                 yield VectorPoint(id=UUID(str(record.id)), payload=record.payload or {})
             if offset is None:
@@ -100,9 +106,10 @@ class ClientVectorIndex:
     ) -> list[ScoredPoint]:
         """The `limit` points most cosine-similar to `vector` among those matching `where`, best first."""
         self._require(name)
-        response = self.client.query_points(
-            name, query=list(vector), query_filter=client_filter(where), limit=limit, with_payload=True
-        )
+        with reaching_qdrant(self.client, f"searching {name}"):
+            response = self.client.query_points(
+                name, query=list(vector), query_filter=client_filter(where), limit=limit, with_payload=True
+            )
         return [
             ScoredPoint(id=UUID(str(hit.id)), score=hit.score, payload=hit.payload or {})
             for hit in response.points
@@ -110,7 +117,8 @@ class ClientVectorIndex:
 
     def count(self, name: str, where: Where | None = None) -> int:
         self._require(name)
-        return self.client.count(name, count_filter=client_filter(where), exact=True).count
+        with reaching_qdrant(self.client, f"counting points of {name}"):
+            return self.client.count(name, count_filter=client_filter(where), exact=True).count
 
     def close(self) -> None:
         """Release the client's connections (or, in local mode, its folder lock)."""
@@ -120,7 +128,9 @@ class ClientVectorIndex:
         """Fail with what to do when a collection is missing, asking the server once per collection."""
         if name in self._known:
             return
-        if not self.client.collection_exists(name):
+        with reaching_qdrant(self.client, f"looking up collection {name}"):
+            exists = self.client.collection_exists(name)
+        if not exists:
             raise CollectionNotFoundError(
                 f"The feature store has no collection {name!r}; run the feature engineering pipeline to "
                 "create it."

@@ -12,6 +12,7 @@ from llm_engineering.application.ports import DocumentStore
 from llm_engineering.domain.exceptions import WarehouseDamagedError, WarehouseUnavailableError
 from llm_engineering.infrastructure.settings import Settings
 from llm_engineering.infrastructure.warehouse.documents import MongoWarehouse
+from llm_engineering.infrastructure.warehouse.outages import mongo_servers, unavailable
 
 if TYPE_CHECKING:
     from llm_engineering.infrastructure.monitoring.feedback_store import MongoFeedbackStore
@@ -30,7 +31,6 @@ def connect_database(settings: Settings) -> Database:
         store = sqlite_store.ServerStore(settings.warehouse_dir.resolve())
         return litemongo.MongoClient(store, tz_aware=True)[settings.database_name]
     uri = settings.database_host.get_secret_value() if settings.database_host else ""
-    host = uri.rsplit("@", 1)[-1]  # never print credentials
     try:
         client = pymongo.MongoClient(
             uri, serverSelectionTimeoutMS=settings.database_timeout_ms, tz_aware=True
@@ -42,13 +42,10 @@ def connect_database(settings: Settings) -> Database:
         ) from error
     try:
         client.admin.command("ping")
-    except PyMongoError as error:
+    except PyMongoError as error:  # whatever it is, the warehouse cannot be used
+        servers = mongo_servers(client)
         client.close()
-        raise WarehouseUnavailableError(
-            f"MongoDB at {host} did not answer ({type(error).__name__}). Start it with "
-            "`poe local-infrastructure-up`, fix DATABASE_HOST, or unset DATABASE_HOST to use "
-            "the embedded warehouse."
-        ) from error
+        raise unavailable(error, servers, "connecting") from error
     return client[settings.database_name]
 
 

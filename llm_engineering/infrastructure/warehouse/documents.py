@@ -1,7 +1,7 @@
 """The warehouse's documents and users over the MongoDB API, and their Mongo form."""
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 import pymongo
@@ -18,10 +18,7 @@ from llm_engineering.domain.documents import (
     name_key,
 )
 from llm_engineering.domain.links import canonical_link
-
-if TYPE_CHECKING:
-    pass
-
+from llm_engineering.infrastructure.warehouse.outages import reaching_mongo
 
 # Stored for the indexes and computed from the other fields on every write, so never read back.
 DERIVED_DOCUMENT_FIELDS = ("canonical_link", "canonical_aliases")
@@ -65,10 +62,16 @@ OLDEST_FIRST = [("created_at", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]
 
 
 class MongoWarehouse:
-    """A `DocumentStore` on any database object that speaks the pymongo API."""
+    """A `DocumentStore` on any database object that speaks the pymongo API; a server that cannot be
+    reached raises WarehouseUnavailableError (see `reaching_mongo`)."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
+        with reaching_mongo(database, "preparing the warehouse's indexes"):
+            self._create_indexes()
+            self._add_identities()
+
+    def _create_indexes(self) -> None:
         users = self._db[DataCategory.USERS]
         # Two people may share a name (kept apart by id), so names are matched by `name_key`, not unique.
         if UNIQUE_NAME_INDEX in users.index_information():
@@ -80,7 +83,6 @@ class MongoWarehouse:
             self._db[category].create_index("canonical_link", unique=True, sparse=True)
             self._db[category].create_index("canonical_aliases")
             self._db[category].create_index("author_id")
-        self._add_identities()
 
     def _add_identities(self) -> None:
         """Give users and documents stored before name keys and canonical links existed theirs.
@@ -115,11 +117,13 @@ class MongoWarehouse:
 
     def find_user(self, first_name: str, last_name: str) -> UserDocument | None:
         query = {"name_key": name_key(f"{first_name} {last_name}")}
-        found = self._db[DataCategory.USERS].find(query).sort(OLDEST_FIRST).limit(1)
+        with reaching_mongo(self._db, "looking up an author by name"):
+            found = list(self._db[DataCategory.USERS].find(query).sort(OLDEST_FIRST).limit(1))
         return next((user_from_mongo(data) for data in found), None)
 
     def get_user(self, user_id: UUID) -> UserDocument | None:
-        found = self._db[DataCategory.USERS].find_one({"_id": str(user_id)})
+        with reaching_mongo(self._db, f"reading user {user_id}"):
+            found = self._db[DataCategory.USERS].find_one({"_id": str(user_id)})
         return user_from_mongo(found) if found else None
 
     def get_or_create_user(self, first_name: str, last_name: str) -> UserDocument:
@@ -128,19 +132,23 @@ class MongoWarehouse:
             return existing
         user = UserDocument(first_name=first_name, last_name=last_name)
         users = self._db[DataCategory.USERS]
-        users.insert_one(user_to_mongo(user))
-        # Names are not unique (namesakes are kept apart by id), so a race between two processes creating
-        # one author is settled here: the first stored is the author, and a later copy removes itself.
-        first = self.find_user(first_name, last_name) or user
-        if first.id != user.id:
-            users.delete_one({"_id": str(user.id)})
+        with reaching_mongo(self._db, "storing a new author"):
+            users.insert_one(user_to_mongo(user))
+            # Names are not unique (namesakes are kept apart by id), so a race between two processes
+            # creating one author is settled here: the first stored is the author, a later copy goes.
+            first = self.find_user(first_name, last_name) or user
+            if first.id != user.id:
+                users.delete_one({"_id": str(user.id)})
         return first
 
     def list_users(self) -> list[UserDocument]:
-        return [user_from_mongo(data) for data in self._db[DataCategory.USERS].find().sort("_id")]
+        with reaching_mongo(self._db, "listing users"):
+            found = list(self._db[DataCategory.USERS].find().sort("_id"))
+        return [user_from_mongo(data) for data in found]
 
     def upsert_user(self, user: UserDocument) -> None:
-        self._db[DataCategory.USERS].replace_one({"_id": str(user.id)}, user_to_mongo(user), upsert=True)
+        with reaching_mongo(self._db, f"storing user {user.id}"):
+            self._db[DataCategory.USERS].replace_one({"_id": str(user.id)}, user_to_mongo(user), upsert=True)
 
     def link_exists(self, link: str) -> bool:
         return self._identity_stored(canonical_link(link))
@@ -148,7 +156,8 @@ class MongoWarehouse:
     def _identity_stored(self, identity: str) -> bool:
         """Whether a document of any category has that canonical link, as its link's or an alias's."""
         query = {"$or": [{"canonical_link": identity}, {"canonical_aliases": identity}]}
-        return any(self._db[category].count_documents(query, limit=1) for category in DOCUMENT_TYPES)
+        with reaching_mongo(self._db, f"looking up {identity}"):
+            return any(self._db[category].count_documents(query, limit=1) for category in DOCUMENT_TYPES)
 
     def insert(self, document: Document) -> InsertOutcome:
         # The unique index guards canonical links in one collection; aliases and the others are checked here.
@@ -156,19 +165,24 @@ class MongoWarehouse:
         if any(self._identity_stored(identity) for identity in identities):
             return InsertOutcome.ALREADY_PRESENT
         try:
-            self._db[document.category].insert_one(document_to_mongo(document))
+            with reaching_mongo(self._db, f"storing {document.link}"):
+                self._db[document.category].insert_one(document_to_mongo(document))
         except DuplicateKeyError:
             return InsertOutcome.ALREADY_PRESENT
         return InsertOutcome.STORED
 
     def upsert(self, document: Document) -> None:
         data = document_to_mongo(document)
-        self._db[document.category].replace_one({"_id": data["_id"]}, data, upsert=True)
+        with reaching_mongo(self._db, f"storing {document.link}"):
+            self._db[document.category].replace_one({"_id": data["_id"]}, data, upsert=True)
 
     def iter_documents(self, category: DataCategory, author_id: UUID | None = None) -> Iterator[Document]:
         query = {} if author_id is None else {"author_id": str(author_id)}
-        for data in self._db[category].find(query).sort("_id"):
-            yield document_from_mongo(category, data)
+        # Around the loop: the cursor fetches its later batches while it is read.
+        with reaching_mongo(self._db, f"reading {category.value}"):
+            for data in self._db[category].find(query).sort("_id"):
+                yield document_from_mongo(category, data)
 
     def count(self, category: DataCategory) -> int:
-        return self._db[category].count_documents({})
+        with reaching_mongo(self._db, f"counting {category.value}"):
+            return self._db[category].count_documents({})

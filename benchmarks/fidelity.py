@@ -106,12 +106,7 @@ def main() -> None:
     prepared = [answering.prepare(question, retriever, answer_config) for question in QUESTIONS]
     asked = [p for p in prepared if p.refusal is None and p.retrieval is not None]
     answers = model.generate([p.conversation for p in asked], answer_config.generation)
-    limit = answer_config.max_context_chars
-    passages = [
-        [chunk.content for chunk in answering.fit_context(p.retrieval.chunks, limit)]
-        for p in asked
-        if p.retrieval is not None
-    ]
+    passages = [[chunk.content for chunk in p.context] for p in asked]
     grounding = measure_grounding(
         [(answer.text, context) for answer, context in zip(answers, passages, strict=True)],
         EmbeddingSupport(get_embedder()),

@@ -1,11 +1,17 @@
-"""Answering as the twin: guard the question, retrieve, build the sourced prompt, review the answer."""
+"""Answering as the twin: guard the conversation, retrieve, screen the passages, build the sourced prompt with
+the recent history, review the answer."""
+
+from collections.abc import Sequence
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_engineering.application.prompting import render_conversation
 from llm_engineering.application.retrieval import Retrieval, RetrievalConfig, Retriever
 from llm_engineering.domain import guardrails as gr
-from llm_engineering.domain.generation import TWIN_SYSTEM_PROMPT, Conversation, GenerationConfig
+from llm_engineering.domain.dialogue import recent_history, standalone_question, title_from_link
+from llm_engineering.domain.exceptions import TwinError
+from llm_engineering.domain.generation import TWIN_SYSTEM_PROMPT, ChatMessage, Conversation, GenerationConfig
 from llm_engineering.domain.inference import GuardrailVerdict, RetrievedChunk, Source
 
 EXCERPT_CHARS = 280
@@ -24,14 +30,33 @@ class AnswerConfig(BaseModel):
     guardrails: gr.GuardrailConfig = Field(default_factory=gr.GuardrailConfig)
     prompt: str = Field("rag_v1", description="Template of the sourced prompt.")
     max_context_chars: int = Field(6000, gt=0, description="Most passage characters put in the prompt.")
+    history_messages: int = Field(
+        6, ge=0, description="Most earlier messages of a conversation put in the prompt (0: none)."
+    )
+    history_chars: int = Field(2000, ge=0, description="Most characters of earlier messages in the prompt.")
+    condense_turns: int = Field(
+        2,
+        ge=0,
+        description="Earlier user questions put before a follow-up that refers back to them ('and what does "
+        "she say about its cost?'), so that retrieval searches a standalone question (0: never).",
+    )
+    system_messages: Literal["append", "refuse"] = Field(
+        "append",
+        description="A client's system message: appended to the twin's own instructions after the input "
+        "guardrails checked it, or refused with an error that says so.",
+    )
 
 
 class PreparedAnswer(BaseModel):
     """A question made ready for the model, or refused by an input guardrail."""
 
     question: str = Field(description="The question as the model sees it, after redaction.")
+    search: str = Field("", description="What retrieval searched: the question, made standalone.")
     conversation: Conversation = Field(default_factory=list)
     retrieval: Retrieval | None = None
+    context: list[RetrievedChunk] = Field(
+        default_factory=list, description="The passages in the prompt, after screening and redaction."
+    )
     sources: list[Source] = Field(default_factory=list)
     verdicts: list[GuardrailVerdict] = Field(default_factory=list)
     refusal: str | None = Field(None, description="Set when a guardrail blocked the question.")
@@ -60,47 +85,139 @@ def fit_context(chunks: list[RetrievedChunk], max_chars: int) -> list[RetrievedC
     return kept
 
 
+def by_document(chunks: list[RetrievedChunk]) -> list[list[RetrievedChunk]]:
+    """Chunks grouped by their document, documents in the order of their best chunk."""
+    groups: dict[str, list[RetrievedChunk]] = {}
+    for chunk in chunks:
+        groups.setdefault(chunk.document_id, []).append(chunk)
+    return list(groups.values())
+
+
 def sources_of(chunks: list[RetrievedChunk]) -> list[Source]:
-    """The numbered, linked sources the prompt cites, in the prompt's order."""
+    """One numbered source per document, in the prompt's order: its title, link and best passage."""
     return [
         Source(
             n=n,
-            link=c.link,
-            chunk_id=c.chunk_id,
-            platform=c.platform,
-            score=c.score,
-            excerpt=c.content[:EXCERPT_CHARS],
+            title=title_from_link(group[0].link),
+            link=group[0].link,
+            chunk_ids=[chunk.chunk_id for chunk in group],
+            platform=group[0].platform,
+            score=group[0].score,
+            excerpt=group[0].content[:EXCERPT_CHARS],
         )
-        for n, c in enumerate(chunks, start=1)
+        for n, group in enumerate(by_document(chunks), start=1)
     ]
 
 
-def build_conversation(question: str, chunks: list[RetrievedChunk], template: str) -> Conversation:
-    """The twin's training system prompt, then the numbered passages and the question."""
-    return render_conversation(template, system_prompt=TWIN_SYSTEM_PROMPT, question=question, sources=chunks)
+def build_conversation(
+    question: str,
+    chunks: list[RetrievedChunk],
+    template: str,
+    history: Conversation = (),  # type: ignore[assignment]
+    instructions: str | None = None,
+) -> Conversation:
+    """The twin's training system prompt (with a client's instructions after it), the recent history, then
+    one numbered passage block per document and the question."""
+    documents = [
+        {"link": group[0].link, "content": "\n…\n".join(chunk.content for chunk in group)}
+        for group in by_document(chunks)
+    ]
+    system = TWIN_SYSTEM_PROMPT + (f"\n\nThe application adds: {instructions}" if instructions else "")
+    system_message, user = render_conversation(
+        template, system_prompt=system, question=question, sources=documents
+    )
+    return [system_message, *history, user]
 
 
-def prepare(question: str, retriever: Retriever, config: AnswerConfig) -> PreparedAnswer:
-    """Guard the question; when it passes, retrieve and build the prompt."""
+def _guarded_context(
+    history: Conversation, instructions: str | None, config: gr.GuardrailConfig
+) -> tuple[Conversation, str | None, list[GuardrailVerdict]]:
+    """The history and the client's instructions after the input guardrails; only the verdicts that fired
+    are kept, so a long conversation does not repeat "passed" for every turn."""
+    checked_history: Conversation = []
+    fired: list[GuardrailVerdict] = []
+    for message in history:
+        if message.role != "user":  # the twin's own earlier answers were reviewed when they were given
+            checked_history.append(message)
+            continue
+        check = gr.check_input(message.content, config)
+        checked_history.append(ChatMessage(role="user", content=check.text))
+        fired += [_in("an earlier message", v) for v in check.verdicts if v.action != "passed"]
+    if instructions is not None:
+        check = gr.check_input(instructions, config)
+        instructions = check.text
+        fired += [_in("the system message", v) for v in check.verdicts if v.action != "passed"]
+    return checked_history, instructions, fired
+
+
+def _in(where: str, verdict: GuardrailVerdict) -> GuardrailVerdict:
+    return verdict.model_copy(update={"detail": f"{verdict.detail} (in {where})"})
+
+
+def screen(
+    chunks: Sequence[RetrievedChunk], config: gr.GuardrailConfig
+) -> tuple[list[RetrievedChunk], list[GuardrailVerdict]]:
+    """The passages after the retrieval guardrails (personal data redacted, injected instructions dropped),
+    and one verdict per check over all of them."""
+    kept: list[RetrievedChunk] = []
+    by_check: dict[str, list[GuardrailVerdict]] = {}
+    for chunk in chunks:
+        check = gr.check_passage(chunk.content, config)
+        for verdict in check.verdicts:
+            by_check.setdefault(verdict.name, []).append(verdict)
+        if not check.blocked:
+            kept.append(chunk.model_copy(update={"content": check.text}))
+    return kept, [_summary(name, verdicts, len(chunks)) for name, verdicts in by_check.items()]
+
+
+_SEVERITY = {"passed": 0, "flagged": 1, "redacted": 2, "blocked": 3}
+
+
+def _summary(name: str, verdicts: list[GuardrailVerdict], total: int) -> GuardrailVerdict:
+    fired = [v for v in verdicts if v.action != "passed"]
+    worst = max(verdicts, key=lambda v: _SEVERITY[v.action])
+    detail = f"{len(fired)} of {total} passages: {'; '.join(dict.fromkeys(v.detail for v in fired))}"
+    return worst.model_copy(update={"detail": detail if fired else ""})
+
+
+def prepare(
+    question: str,
+    retriever: Retriever,
+    config: AnswerConfig,
+    history: Conversation = (),  # type: ignore[assignment]
+    instructions: str | None = None,
+) -> PreparedAnswer:
+    """Guard the question, the history and a client's instructions; when they pass, retrieve for the
+    question made standalone, screen the passages and build the prompt."""
     checked = gr.check_input(question, config.guardrails)
-    if checked.blocked:
-        return PreparedAnswer(
-            question=checked.text, verdicts=checked.verdicts, refusal=gr.blocked_message(checked.verdicts)
-        )
-    retrieval = retriever.retrieve(checked.text)
-    chunks = fit_context(retrieval.chunks, config.max_context_chars)
+    turns, instructions, fired = _guarded_context(list(history), instructions, config.guardrails)
+    verdicts = [*checked.verdicts, *fired]
+    if any(verdict.blocked for verdict in verdicts):
+        return PreparedAnswer(question=checked.text, verdicts=verdicts, refusal=gr.blocked_message(verdicts))
+    search = standalone_question(checked.text, turns, config.condense_turns)
+    retrieval = retriever.retrieve(search)
+    passages, screened = screen(retrieval.chunks, config.guardrails)
+    context = fit_context(passages, config.max_context_chars) if passages else []
+    window = recent_history(turns, config.history_messages, config.history_chars)
     return PreparedAnswer(
         question=checked.text,
-        conversation=build_conversation(checked.text, chunks, config.prompt),
+        search=search,
+        conversation=build_conversation(checked.text, context, config.prompt, window, instructions),
         retrieval=retrieval,
-        sources=sources_of(chunks),
-        verdicts=checked.verdicts,
+        context=context,
+        sources=sources_of(context),
+        verdicts=[*verdicts, *screened],
     )
 
 
-def review(answer: str, config: AnswerConfig) -> ReviewedAnswer:
+def review(answer: str, sources: Sequence[Source], config: AnswerConfig) -> ReviewedAnswer:
     """Output guardrails; a blocked answer is replaced by a message that says why."""
-    verdicts = gr.check_output(answer, TWIN_SYSTEM_PROMPT, config.guardrails)
-    blocked = any(v.blocked for v in verdicts)
-    text = gr.blocked_message(verdicts) if blocked else answer.strip()
-    return ReviewedAnswer(text=text, verdicts=verdicts)
+    check = gr.check_answer(
+        answer, TWIN_SYSTEM_PROMPT, config.guardrails, allowed_links=[source.link for source in sources]
+    )
+    text = gr.blocked_message(check.verdicts) if check.blocked else check.text.strip()
+    return ReviewedAnswer(text=text, verdicts=check.verdicts)
+
+
+class SystemMessageRefusedError(TwinError):
+    """The service refuses client system messages (`system_messages: refuse`); a 400 for the client."""

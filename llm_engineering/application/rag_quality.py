@@ -15,7 +15,6 @@ from llm_engineering.domain import evaluation as ev
 from llm_engineering.domain.bootstrap import Interval, bootstrap_mean, bootstrap_paired_difference
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.grounding import GroundingSummary
-from llm_engineering.domain.inference import RetrievedChunk
 
 
 class RagQuality(BaseModel):
@@ -61,7 +60,7 @@ def measure_served_rag(
         raise TwinError("No retrieval question could be written; set retrieval_queries above 0.")
     prepared = [answering.prepare(question, retriever, answer_config) for question, _ in questions]
     answered = [(p, q) for p, q in zip(prepared, questions, strict=True) if p.refusal is None]
-    contexts = [_context(p, answer_config) for p, _ in answered]
+    contexts = [p.context for p, _ in answered]  # the passages the prompt holds, in its order
     ranked = [[chunk.chunk_id for chunk in context] for context in contexts]
     relevant = [chunk_id for _, (_, chunk_id) in answered]
     k = answer_config.retrieval.top_k
@@ -89,13 +88,6 @@ def measure_served_rag(
         questions=[p.question for p, _ in answered],
         answers=answers,
     )
-
-
-def _context(prepared: answering.PreparedAnswer, config: answering.AnswerConfig) -> list[RetrievedChunk]:
-    """The chunks the prompt was built from, in the prompt's numbering."""
-    if prepared.retrieval is None:
-        return []
-    return answering.fit_context(prepared.retrieval.chunks, config.max_context_chars)
 
 
 RetrieverFor = Callable[[ChatModel], Retriever]

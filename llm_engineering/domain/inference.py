@@ -46,19 +46,20 @@ class RetrievedChunk(BaseModel):
 
 
 class Source(BaseModel):
-    """A passage an answer may cite as [n], with its document link."""
+    """A document an answer may cite as [n]: its title and link, the chunks the prompt held, its best one."""
 
     model_config = ConfigDict(frozen=True)
 
-    n: int = Field(ge=1, description="The number the prompt gave the passage.")
+    n: int = Field(ge=1, description="The number the prompt gave the document.")
+    title: str
     link: str
-    chunk_id: str
+    chunk_ids: list[str] = Field(min_length=1, description="The document's chunks in the prompt, best first.")
     platform: str
-    score: float
-    excerpt: str
+    score: float = Field(description="The score of its best chunk.")
+    excerpt: str = Field(description="The start of its best chunk, after the guardrails.")
 
 
-GuardrailStage = Literal["input", "output"]
+GuardrailStage = Literal["input", "retrieval", "output"]
 GuardrailAction = Literal["passed", "redacted", "blocked", "flagged"]
 
 
@@ -85,8 +86,13 @@ class Trace(BaseModel):
     endpoint: str = "/rag"
     query: str
     answer: str = ""
-    status: Literal["ok", "blocked", "error"] = "ok"
+    status: Literal["ok", "blocked", "error", "abandoned"] = Field(
+        "ok", description="abandoned: the client left before the answer's end."
+    )
     error: str | None = None
+    finish_reason: Literal["stop", "length", "content_filter"] | None = Field(
+        None, description="Why the answer ended: the model ended it, max tokens, or a guardrail replaced it."
+    )
     model_id: str = ""
     model_version: str | None = None
     retrieved_chunk_ids: list[str] = Field(default_factory=list)

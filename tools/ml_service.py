@@ -15,13 +15,18 @@ if TYPE_CHECKING:
 
 
 def build_app(config_path: Path | None) -> "ServiceApp":
-    """The service app over the configured stores and the twin's model (loaded when the app starts)."""
+    """The service app over the configured stores and the twin's model, built now: a store or model that
+    cannot be had is one line from `reported`, before the server starts, not a server's startup traceback."""
     from llm_engineering.infrastructure.api.app import ServiceLimits, create_app
-    from llm_engineering.infrastructure.container.service import build_parts, read_answer_config
+    from llm_engineering.infrastructure.container.service import (
+        build_parts,
+        read_answer_config,
+        read_queue_config,
+    )
 
     settings = get_settings()
-    config = read_answer_config(config_path)
-    return create_app(lambda: build_parts(config), ServiceLimits(api_key=settings.service_api_key))
+    parts = build_parts(read_answer_config(config_path), read_queue_config(config_path))
+    return create_app(lambda: parts, ServiceLimits(api_key=settings.service_api_key))
 
 
 CONFIG_OPTION = click.option(
@@ -85,7 +90,7 @@ def ask_over_http(question: str, base: str) -> None:
     click.echo(body["answer"])
     click.echo("\nSources:")
     for source in body["sources"]:
-        click.echo(f"  [{source['n']}] {source['link']}")
+        click.echo(f"  [{source['n']}] {source['title']} ({source['link']})")
     click.echo(
         f"\nanswer_id={body['answer_id']} "
         + json.dumps({k: round(v, 3) for k, v in body["timings_s"].items()})

@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from loguru import logger
+from pydantic import BaseModel, ConfigDict, Field
 
 from llm_engineering.application.ports import (
     BatchStreamingChatModel,
@@ -19,6 +20,20 @@ from llm_engineering.application.ports import (
 )
 from llm_engineering.domain.exceptions import LLMError, TwinError
 from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
+
+
+class QueueConfig(BaseModel):
+    """The one queue in front of the served model (`queue:` in configs/inference.yaml)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_batch: int = Field(8, ge=1, description="Most requests generated together in one batch.")
+    max_wait_s: float = Field(0.02, ge=0, description="How long a batch waits for more requests to join it.")
+    max_queue: int = Field(
+        64, ge=1, description="Most requests answered at once, retrieval to last token; one more gets a 503."
+    )
+    max_new_tokens: int = Field(512, ge=1, description="Most tokens a client may ask for in one answer.")
+
 
 PIECE_TIMEOUT_S = 300.0  # longest a stream's reader waits for its next piece, time in the queue included
 

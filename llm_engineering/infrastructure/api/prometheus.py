@@ -3,6 +3,10 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+# Seconds, sized for answers generated on a CPU: retrieval alone takes a tenth of a second, a long answer
+# several minutes under load.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600)
+
 
 def _registry() -> Any:
     from prometheus_client import CollectorRegistry
@@ -22,10 +26,26 @@ class ServiceMetrics:
             "twin_requests", "Requests by endpoint and status", ["endpoint", "status"], registry=r
         )
         self.latency = Histogram(
-            "twin_request_latency_seconds", "Total latency by endpoint", ["endpoint"], registry=r
+            "twin_request_latency_seconds",
+            "Latency by endpoint, to the last byte of a stream",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.ttft = Histogram(
-            "twin_time_to_first_token_seconds", "Time to the first answer token", registry=r
+            "twin_time_to_first_token_seconds",
+            "Time to the first answer token",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.answers = Counter(
+            "twin_answers",
+            "Answers by endpoint and outcome (ok, blocked, error, abandoned: the client left early)",
+            ["endpoint", "status"],
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "twin_requests_in_flight", "Requests admitted and not yet answered", registry=r
         )
         self.tokens = Counter("twin_tokens", "Tokens by direction", ["direction"], registry=r)
         self.guardrails = Counter(

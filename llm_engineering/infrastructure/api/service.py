@@ -1,17 +1,20 @@
-"""One request to the twin from question to traced answer, shared by the JSON, SSE and OpenAI endpoints."""
+"""The service's side of answering: its parts, the one queue in front of the model, admission of requests,
+and the trace sink that also feeds the metrics. The answer itself is `application.twin.Twin`'s."""
 
-import time
-from collections.abc import Callable, Generator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from llm_engineering.application import answering
 from llm_engineering.application.ports import ChatModel, FeedbackStore, TraceSink
 from llm_engineering.application.retrieval import Retriever
-from llm_engineering.domain.generation import Completion, GenerationConfig
+from llm_engineering.application.twin import AnswerEvent, Ask, Finished, Retrieved, Twin
 from llm_engineering.domain.inference import Trace
-from llm_engineering.infrastructure.api.batching import DynamicBatcher
+from llm_engineering.infrastructure.api.batching import DynamicBatcher, ServiceBusyError
 from llm_engineering.infrastructure.api.prometheus import ServiceMetrics
 from llm_engineering.infrastructure.monitoring.fan_out import FanOutSink, TraceDeliveryError
+
+SERVED_NAME = "llm-twin"
 
 
 @dataclass
@@ -20,7 +23,8 @@ class TwinParts:
 
     Every call to `model` goes through one DynamicBatcher with the limits below (`max_batch`, `max_wait_s`,
     `max_queue`): `model` itself when it is one, as the composition root makes it so that the retriever's
-    query expansion waits in the same queue, or else one the service wraps around it.
+    query expansion waits in the same queue, or else one the service wraps around it. At most `max_queue`
+    requests are answered at once, from their retrieval to their last token; one more gets a 503.
     """
 
     retriever: Retriever
@@ -38,110 +42,81 @@ class TwinParts:
 
 @dataclass
 class Answered:
-    """A finished request: what was prepared for the model, and the trace with the answer and verdicts."""
+    """A whole answer: the retrieval it came from and its finished trace."""
 
-    prepared: answering.PreparedAnswer
-    trace: Trace
+    retrieved: Retrieved
+    finished: Finished
 
 
-class TwinService:
-    """Answers questions: guard, retrieve, generate (batched, or streamed), review, trace."""
+class MeteredSink:
+    """Counts each trace in the metrics, then records it in the warehouse and the other sinks; a failing
+    sink is counted and logged, never allowed to take the answer away from the user."""
 
-    def __init__(self, parts: TwinParts, metrics: ServiceMetrics) -> None:
-        self.parts, self.metrics = parts, metrics
-        self.sinks = FanOutSink([parts.monitoring, *parts.extra_sinks])  # the warehouse first
-        self.batcher = (
-            parts.model
-            if isinstance(parts.model, DynamicBatcher)
-            else DynamicBatcher(parts.model, parts.max_batch, parts.max_wait_s, parts.max_queue)
-        )
-        metrics.queue.set_function(lambda: self.batcher.waiting)  # read at each scrape, never stale
-
-    def close(self) -> None:
-        self.batcher.close()
-
-    def generation(self, max_tokens: int | None) -> GenerationConfig:
-        config = self.parts.config.generation
-        wanted = min(max_tokens or config.max_new_tokens, self.parts.max_new_tokens)
-        return config.model_copy(update={"max_new_tokens": wanted})
-
-    def prepare(self, question: str, trace: Trace) -> answering.PreparedAnswer:
-        started = time.perf_counter()
-        prepared = answering.prepare(question, self.parts.retriever, self.parts.config)
-        trace.query = prepared.question
-        trace.guardrails = list(prepared.verdicts)
-        if prepared.retrieval is not None:
-            trace.retrieved_chunk_ids = [s.chunk_id for s in prepared.sources]
-            trace.timings_s.update(prepared.retrieval.timings_s)
-        trace.timings_s["prepare"] = time.perf_counter() - started
-        return prepared
-
-    def answer(self, question: str, max_tokens: int | None, endpoint: str) -> Answered:
-        """The whole answer at once, generated in a batch with whatever else is waiting."""
-        trace = self.new_trace(endpoint)
-        started = time.perf_counter()
-        prepared = self.prepare(question, trace)
-        if prepared.refusal is not None:
-            return self.refused(prepared, trace, started)
-        [completion] = self.batcher.generate([prepared.conversation], self.generation(max_tokens))
-        trace.time_to_first_token_s = time.perf_counter() - started  # a batched answer arrives whole
-        return self.finish(prepared, completion, trace, started)
-
-    def stream(
-        self, prepared: answering.PreparedAnswer, trace: Trace, started: float, max_tokens: int | None
-    ) -> Generator[str, None, Completion]:
-        """Answer pieces as generated (whole when the backend cannot stream), then the Completion with the
-        backend's token counts; `finish` closes the answer with it. The batcher generates it, batched with
-        whatever else waits: reading slowly, or not to the end, never holds the model."""
-        pieces = self.batcher.stream(prepared.conversation, self.generation(max_tokens))
-        try:
-            while True:
-                try:
-                    piece = next(pieces)
-                except StopIteration as end:
-                    return end.value  # type: ignore[no-any-return]
-                if trace.time_to_first_token_s is None:
-                    trace.time_to_first_token_s = time.perf_counter() - started
-                yield piece
-        finally:
-            pieces.close()  # a client gone mid-answer abandons its request
-
-    def finish(
-        self, prepared: answering.PreparedAnswer, completion: Completion, trace: Trace, started: float
-    ) -> Answered:
-        reviewed = answering.review(completion.text, self.parts.config)
-        trace.answer = reviewed.text
-        trace.status = "blocked" if reviewed.blocked else "ok"
-        trace.guardrails += reviewed.verdicts
-        trace.prompt_tokens, trace.completion_tokens = completion.prompt_tokens, completion.completion_tokens
-        trace.total_latency_s = time.perf_counter() - started
-        self.record(trace)
-        return Answered(prepared, trace)
-
-    def refused(self, prepared: answering.PreparedAnswer, trace: Trace, started: float) -> Answered:
-        trace.status, trace.answer = "blocked", prepared.refusal or ""
-        trace.total_latency_s = time.perf_counter() - started
-        self.record(trace)
-        return Answered(prepared, trace)
-
-    def new_trace(self, endpoint: str) -> Trace:
-        return Trace(
-            endpoint=endpoint,
-            query="",
-            model_id=self.parts.model.model_id,
-            model_version=self.parts.model_version,
-        )
+    def __init__(self, sinks: FanOutSink, metrics: ServiceMetrics) -> None:
+        self.sinks, self.metrics = sinks, metrics
 
     def record(self, trace: Trace) -> None:
-        """Keep the trace in the warehouse, then in the other sinks; a failing sink is counted and logged,
-        never allowed to take the answer away from the user."""
         for verdict in trace.guardrails:
             self.metrics.guardrails.labels(verdict.name, verdict.action).inc()
         self.metrics.tokens.labels("in").inc(trace.prompt_tokens)
         self.metrics.tokens.labels("out").inc(trace.completion_tokens)
+        self.metrics.answers.labels(trace.endpoint, trace.status).inc()
         if trace.time_to_first_token_s is not None:
             self.metrics.ttft.observe(trace.time_to_first_token_s)
         try:
             self.sinks.record(trace)  # logs each failing sink
         except TraceDeliveryError as error:
             self.metrics.trace_failures.inc(len(error.failures))
+
+
+class TwinService:
+    """The twin behind the service's queue: admits at most `max_queue` requests and answers them."""
+
+    def __init__(self, parts: TwinParts, metrics: ServiceMetrics) -> None:
+        self.parts, self.metrics = parts, metrics
+        self.batcher = (
+            parts.model
+            if isinstance(parts.model, DynamicBatcher)
+            else DynamicBatcher(parts.model, parts.max_batch, parts.max_wait_s, parts.max_queue)
+        )
+        sink = MeteredSink(FanOutSink([parts.monitoring, *parts.extra_sinks]), metrics)  # the warehouse first
+        self.twin = Twin(
+            parts.retriever, self.batcher, sink, parts.config, parts.model_version, parts.max_new_tokens
+        )
+        self.model_name = SERVED_NAME + (f"-v{parts.model_version}" if parts.model_version else "")
+        self._in_flight, self._lock = 0, threading.Lock()
+        metrics.queue.set_function(lambda: self.batcher.waiting)  # read at each scrape, never stale
+        metrics.in_flight.set_function(lambda: self._in_flight)
+
+    def close(self) -> None:
+        self.batcher.close()
+
+    def events(self, ask: Ask) -> Iterator[AnswerEvent]:
+        """The answer's events; the first `next` admits the request or raises ServiceBusyError, and the
+        request holds its place until the iterator ends or is closed."""
+        self._admit()
+        try:
+            yield from self.twin.answer(ask)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def answer(self, ask: Ask) -> Answered:
+        """The whole answer at once."""
+        retrieved = finished = None
+        for event in self.events(ask.model_copy(update={"stream": False})):
+            if isinstance(event, Retrieved):
+                retrieved = event
+            elif isinstance(event, Finished):
+                finished = event
+        assert retrieved is not None and finished is not None  # Twin.answer always yields both
+        return Answered(retrieved, finished)
+
+    def _admit(self) -> None:
+        with self._lock:
+            if self._in_flight >= self.parts.max_queue:
+                raise ServiceBusyError(
+                    f"The twin is answering {self._in_flight} requests, its most at once; "
+                    "retry in a few seconds."
+                )
+            self._in_flight += 1

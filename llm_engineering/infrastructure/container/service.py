@@ -1,7 +1,8 @@
 """The inference side of the composition root: the service's parts, built once when the service starts."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from llm_engineering.application.answering import AnswerConfig
 from llm_engineering.application.ports import ChatModel, Reranker, TraceSink
@@ -9,7 +10,7 @@ from llm_engineering.application.retrieval import HybridReranker, RetrievalConfi
 from llm_engineering.domain.exceptions import CollectionNotFoundError, TwinError
 from llm_engineering.domain.features import EMBEDDED_COLLECTIONS
 from llm_engineering.infrastructure import container
-from llm_engineering.infrastructure.api.batching import DynamicBatcher
+from llm_engineering.infrastructure.api.batching import DynamicBatcher, QueueConfig
 from llm_engineering.infrastructure.api.service import TwinParts
 from llm_engineering.infrastructure.container.models import served_model, serving_chat_model
 from llm_engineering.infrastructure.settings import Settings
@@ -33,16 +34,24 @@ def trace_sinks(settings: Settings) -> list[TraceSink]:
     return [OpikTraceSink.from_settings(settings)]
 
 
-def read_answer_config(path: Path | None) -> AnswerConfig:
-    """The service's AnswerConfig from its YAML file (configs/inference.yaml); defaults without one."""
+def _read_service_yaml(path: Path | None) -> dict[str, Any]:
     import yaml
 
     if path is not None and not path.is_file():
-        raise TwinError(
-            f"No answer config at {path}; pass an AnswerConfig YAML such as configs/inference.yaml."
-        )
-    raw = yaml.safe_load(path.read_text()) if path else {}
-    return AnswerConfig.model_validate(raw or {})
+        raise TwinError(f"No service config at {path}; pass a YAML such as configs/inference.yaml.")
+    return (yaml.safe_load(path.read_text()) if path else None) or {}
+
+
+def read_answer_config(path: Path | None) -> AnswerConfig:
+    """The service's AnswerConfig from its YAML file (configs/inference.yaml, all but `queue:`)."""
+    raw = _read_service_yaml(path)
+    raw.pop("queue", None)
+    return AnswerConfig.model_validate(raw)
+
+
+def read_queue_config(path: Path | None) -> QueueConfig:
+    """The limits of the service's queue (`queue:` in its YAML file); defaults without one."""
+    return QueueConfig.model_validate(_read_service_yaml(path).get("queue") or {})
 
 
 def build_retriever(config: RetrievalConfig, expander: ChatModel) -> Retriever:
@@ -64,7 +73,7 @@ def build_retriever(config: RetrievalConfig, expander: ChatModel) -> Retriever:
     )
 
 
-def build_parts(config: AnswerConfig) -> TwinParts:
+def build_parts(config: AnswerConfig, queue: QueueConfig | None = None) -> TwinParts:
     """Everything the service needs, built once; the model and embedder load now, not on the first request.
     The model is the serving policy's choice (`container.models.served_model`), behind the one batcher that
     query expansion and answers both queue in (the service closes it when it stops)."""
@@ -80,7 +89,9 @@ def build_parts(config: AnswerConfig) -> TwinParts:
             "The warehouse holds no author yet; run `poe run-quickstart` or `poe run-digital-data-etl`."
         )
     embedder.embed(["warm up"])  # load the embedding model now rather than on the first question
-    batcher = DynamicBatcher(serving_chat_model(served))
+    queue = queue or QueueConfig()
+    model = serving_chat_model(served)
+    batcher = DynamicBatcher(model, queue.max_batch, queue.max_wait_s, queue.max_queue)
     retriever = build_retriever(config.retrieval, batcher)
 
     def warehouse_answers() -> None:
@@ -100,8 +111,20 @@ def build_parts(config: AnswerConfig) -> TwinParts:
         config=config,
         model_version=str(served.version.number) if served.version else None,
         extra_sinks=trace_sinks(settings),
-        ready_checks={"warehouse": warehouse_answers, "feature_store": feature_store_answers},
-        max_batch=batcher.max_batch,
-        max_wait_s=batcher.max_wait_s,
-        max_queue=batcher.max_queue,
+        ready_checks={
+            "warehouse": warehouse_answers,
+            "feature_store": feature_store_answers,
+            **model_checks(model),
+        },
+        max_batch=queue.max_batch,
+        max_wait_s=queue.max_wait_s,
+        max_queue=queue.max_queue,
+        max_new_tokens=queue.max_new_tokens,
     )
+
+
+def model_checks(model: ChatModel) -> dict[str, Callable[[], None]]:
+    """A readiness check for a model behind a server (an OpenAI-compatible one); a local model loaded
+    with the service needs none."""
+    check = getattr(model, "check_available", None)
+    return {"model_server": check} if callable(check) else {}

@@ -57,7 +57,7 @@ def test_rag_answers_with_sources_and_keeps_a_trace(url: str, parts: TwinParts) 
     assert body["model_version"] == "7" and body["timings_s"]["total"] > 0
     trace = parts.monitoring.get_trace(body["answer_id"])
     assert trace is not None and trace.status == "ok" and trace.answer == body["answer"]
-    assert trace.retrieved_chunk_ids == [s["chunk_id"] for s in body["sources"]]
+    assert trace.retrieved_chunk_ids == [c for s in body["sources"] for c in s["chunk_ids"]]
     assert trace.completion_tokens > 0 and trace.time_to_first_token_s is not None
     # The model saw the training system prompt and the numbered, linked passage.
     prompt = parts.model.asked[-1]  # type: ignore[attr-defined]
@@ -86,7 +86,7 @@ def test_any_openai_client_can_talk_to_the_twin(url: str) -> None:
     assert completion.text.startswith("As I wrote: I chunk documents by paragraph")
     assert completion.prompt_tokens > 0 and completion.completion_tokens > 0
     models = httpx.get(f"{url}/v1/models", timeout=5).json()
-    assert models["data"][0]["id"] == "llm-twin"
+    assert models["data"][0]["id"] == "llm-twin-v7"  # the served version, as /rag's model_version says
 
 
 def test_openai_streaming_follows_the_chunk_protocol(url: str) -> None:
@@ -110,9 +110,11 @@ def test_openai_streaming_ends_with_usage_when_asked_as_openai_does(url: str) ->
 
 
 def test_openai_request_without_a_user_message_is_a_client_error(url: str) -> None:
-    body = {"messages": [{"role": "system", "content": "Be brief."}]}
+    body = {"model": "llm-twin", "messages": [{"role": "system", "content": "Be brief."}]}
     response = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=5)
-    assert response.status_code == 422 and "no user message" in response.json()["detail"][0]["msg"]
+    assert (
+        response.status_code == 422 and "must be the user's question" in response.json()["detail"][0]["msg"]
+    )
 
 
 def test_feedback_is_stored_against_an_answer(url: str, parts: TwinParts) -> None:
@@ -140,8 +142,9 @@ def test_api_key_guards_every_endpoint_but_health_and_the_page(parts: TwinParts)
     with running(lambda: parts, ServiceLimits(api_key=SecretStr("s3cret-key"))) as url:
         assert httpx.post(f"{url}/rag", json={"query": QUESTION}, timeout=5).status_code == 401
         wrong = {"Authorization": "Bearer nope"}
-        assert httpx.post(f"{url}/rag", json={"query": QUESTION}, headers=wrong, timeout=5).status_code == 401
-        right = {"Authorization": "Bearer s3cret-key"}
+        refused = httpx.post(f"{url}/rag", json={"query": QUESTION}, headers=wrong, timeout=5)
+        assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+        right = {"Authorization": "bearer s3cret-key"}  # the scheme's case does not matter
         assert (
             httpx.post(f"{url}/rag", json={"query": QUESTION}, headers=right, timeout=10).status_code == 200
         )
@@ -316,7 +319,7 @@ def test_the_service_streams_from_an_openai_compatible_backend(tmp_path: Path) -
         with running(lambda: parts) as url:
             events = sse_events(httpx.post(f"{url}/rag/stream", json={"query": QUESTION}, timeout=10).text)
     tokens = [data["text"] for kind, data in events if kind == "token"]  # type: ignore[index]
-    assert len(tokens) == 7 and "".join(tokens) == events[-1][1]["answer"]  # type: ignore[index]
+    assert len(tokens) > 3 and "".join(tokens) == events[-1][1]["answer"]  # type: ignore[index]
     trace = parts.monitoring.get_trace(events[-1][1]["answer_id"])  # type: ignore[index]
     assert trace is not None and (trace.prompt_tokens, trace.completion_tokens) == (90, 11)  # server's usage
     assert (

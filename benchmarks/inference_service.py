@@ -1,224 +1,272 @@
-"""Inference service benchmark: what dynamic batching buys on a real local model, and behaviour under load.
+"""Inference service benchmark: what users send, to the service as a user's machine runs it.
 
-Serves the real app (`create_app`) with uvicorn on 127.0.0.1, built from the test suite's small two-author
-feature store (in memory, hashing embedder) and an embedded warehouse for traces in a temporary DATA_DIR:
+Crawls and embeds the bundled sample author (Iris Calder) into a temporary DATA_DIR as `poe build-samples`,
+the ETL and the feature pipeline would, without ZenML (embedded warehouse and Qdrant, the real MiniLM
+embedder), and serves the real app on 127.0.0.1 (uvicorn), built by the composition root's `build_parts` from
+configs/inference.yaml: query expansion on, the bundled SmolLM2 on LLM_ENGINE (CTranslate2 by default) behind
+the one DynamicBatcher. httpx client threads then send, in one run:
 
-- batching phase, with the real local SmolLM2-135M-Instruct (`TransformersChatModel`): the same number of
-  `POST /rag` requests (greedy, 32 new tokens) sent one at a time and eight at a time; the goal is eight at
-  a time answering at least twice as many requests per second, because the DynamicBatcher answers
-  concurrent requests in one batched `generate` call (the mean batch size the model saw is printed);
-- load phase, with a fast stand-in model (`SlowModel`: a fixed delay per batch, however large) so that
-  hundreds of requests finish quickly: 16 clients against a queue of at most 4, so that the service must
-  refuse work; the goal is no 5xx other than 503 (busy, with Retry-After).
+1. `POST /rag` questions about her topics, at concurrency 1, then the same ones at 8;
+2. multi-turn `POST /v1/chat/completions` (question, answer, a follow-up that refers back), every other one
+   streamed, at 1 then 8; time to first token (TTFT): until the first chunk with `delta.content`;
+3. a mix of the three at concurrency 16, with the same parts behind a queue of 8 (`max_queue`).
 
-    python benchmarks/inference_service.py           # 48 requests per concurrency, 400 under load
-    python benchmarks/inference_service.py --quick   # 16 requests per concurrency, 100 under load
+Goals: /rag requests per second at 8 at least 2.5 times those at 1; p95 TTFT at 8 under 3 times that at 1; at
+16, no failure but deliberate 503s (with Retry-After): another status, a dropped connection, or a 200 stream
+ending in an error event counts as `c16_other_5xx`. The mean batch is what the DynamicBatcher handed the
+model (expansions included), before the local engine splits it into prompts of like length.
 
-The last line is `name=value …`.
+    python benchmarks/inference_service.py           # 16 requests per phase, the config's 160 new tokens
+    python benchmarks/inference_service.py --quick   # 8 per phase, 48 new tokens: about 3 minutes
+
+The last line is `rag_rps_c1=… rag_rps_c8=… rag_ratio_c8=… chat_ratio_c8=… p95_ttft_ratio_c8=… c16_ok=…
+c16_503=… c16_other_5xx=…`.
 """
 
 import argparse
-import math
+import json
 import os
-import random
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
 
+import httpx
 from loguru import logger
 
+from llm_engineering.application import etl
+from llm_engineering.application.features import FeatureConfig, update_feature_store
+from llm_engineering.domain.crawling import CrawlConfig
 from llm_engineering.domain.exceptions import TwinError
-from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
+from llm_engineering.infrastructure import container
+from llm_engineering.infrastructure.api.app import create_app
+from llm_engineering.infrastructure.api.batching import DynamicBatcher
+from llm_engineering.infrastructure.api.in_thread import served_in_thread
 from llm_engineering.infrastructure.api.service import TwinParts
+from llm_engineering.infrastructure.container.service import build_parts, build_retriever, read_answer_config
+from llm_engineering.infrastructure.llm import default_model_dir
+from llm_engineering.infrastructure.llm.local.model import ensure_local_model
+from llm_engineering.infrastructure.samples import SAMPLE_AUTHOR, build_sample_sources, sample_links
 from llm_engineering.infrastructure.settings import Settings
 
-TOPICS = (
-    "chunking documents", "retries and backoff", "filtered search in Qdrant", "frozen evaluation sets",
-    "overlap between chunks", "payload indexes", "fixed token windows", "outages", "tuning prompts",
-)  # fmt: skip
-BATCHED = 8  # the concurrency compared with one at a time, and the service's largest batch
-FORMS = (
-    "What does {author} think about {topic}?",
-    "How does {author} handle {topic}?",
-    "Summarise what {author} wrote on {topic}.",
+ROOT = Path(__file__).resolve().parents[1]
+HIGH, OVERLOAD = 8, 16  # the concurrency compared with one at a time (the largest batch), and the overload
+QUESTIONS = (
+    "How do you decide how long chunks should be?",
+    "What does Iris Calder check before trusting a retrieval change?",
+    "Why should a data pipeline be boring?",
+    "What does a reranker buy you?",
+    "How do you run a small model on a laptop, honestly?",
+    "What did you learn from quantizing a model?",
+    "How do you make a pipeline safe to re-run?",
+    "What does Iris Calder put in an evaluation set first?",
 )
+TURNS = (  # a question, the twin's answer, and a follow-up that needs them
+    ("How do you pick a chunk size?", "From the text that answers real questions.", "And overlap?"),
+    ("Why are your pipelines boring?", "Nobody notices a good one.", "How do you make one safe to re-run?"),
+    ("What do you check in a retrieval change?", "Whether the source is in the top five.", "Need a judge?"),
+    ("Is a reranker worth it?", "Usually: it is cheap insurance.", "What does it cost in latency?"),
+)
+Request = tuple[str, dict[str, object]]  # path and JSON body
+Figures = dict[str, float]  # a phase's figures, by the names in LABELS
+LABELS = {"rps": "req/s", "p95_s": "p95 s", "p95_ttft_s": "p95 TTFT s", "mean_batch": "batcher mean batch"}
 
 
 @dataclass
 class Outcome:
-    status: int  # 0 when the request got no HTTP response at all
+    status: int  # 0: no HTTP response, or the connection dropped mid-stream
     seconds: float
+    ttft_s: float | None = None  # streamed answers: until the first chunk with content
+    stream_error: bool = False  # a 200 stream that carried an error event
+    retry_after: bool = False
+
+    @property
+    def kind(self) -> str:
+        if 200 <= self.status < 300 and not self.stream_error:
+            return "ok"
+        return "503" if self.status == 503 and self.retry_after else "other"
 
 
-class CountingModel:
-    """Passes every batch to the wrapped model and keeps its size: the batches the DynamicBatcher made."""
-
-    def __init__(self, model: object) -> None:
-        self.model = model
-        self.model_id: str = model.model_id  # type: ignore[attr-defined]
-        self.batch_sizes: list[int] = []
-
-    def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
-        self.batch_sizes.append(len(conversations))
-        return self.model.generate(conversations, config)  # type: ignore[attr-defined, no-any-return]
+def rag_request(n: int, max_tokens: int | None) -> Request:
+    body: dict[str, object] = {"query": QUESTIONS[n % len(QUESTIONS)]}
+    return "/rag", body | ({"max_tokens": max_tokens} if max_tokens else {})
 
 
-def questions(count: int, seed: int) -> list[str]:
-    """Seeded questions naming one of the two authors of the test store."""
-    rng = random.Random(seed)
-    authors = ("Iris Calder", "Tom Okafor")
-    return [
-        rng.choice(FORMS).format(author=rng.choice(authors), topic=rng.choice(TOPICS)) for _ in range(count)
-    ]
+def chat_request(n: int, stream: bool, max_tokens: int | None) -> Request:
+    turns = zip(("user", "assistant", "user"), TURNS[n % len(TURNS)], strict=True)
+    messages = [{"role": role, "content": text} for role, text in turns]
+    body: dict[str, object] = {"model": "llm-twin", "messages": messages, "stream": stream}
+    return "/v1/chat/completions", body | ({"max_tokens": max_tokens} if max_tokens else {})
 
 
-def send_all(base_url: str, asked: list[str], concurrency: int, max_tokens: int) -> list[Outcome]:
-    """POST every question to /rag from `concurrency` client threads; one outcome per request."""
-    import httpx
+def mixed_request(n: int, max_tokens: int | None) -> Request:
+    """/rag, chat and streamed chat in turn."""
+    return rag_request(n, max_tokens) if n % 3 == 0 else chat_request(n, n % 3 == 2, max_tokens)
 
+
+def send(client: httpx.Client, request: Request) -> Outcome:
+    """One request read to its end; for an SSE answer, the time to its first content and any error event."""
+    (path, body), started = request, time.perf_counter()
+    ttft_s, error = None, False
+    try:
+        with client.stream("POST", path, json=body) as response:
+            for line in response.iter_lines():  # a JSON answer has no `data: ` line
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                chunk = json.loads(line.removeprefix("data: "))
+                error = error or "error" in chunk
+                if ttft_s is None and any(c["delta"].get("content") for c in chunk.get("choices", [])):
+                    ttft_s = time.perf_counter() - started
+    except httpx.TransportError:  # a failure of its own kind: no status to count it by
+        return Outcome(0, time.perf_counter() - started)
+    seconds, retry_after = time.perf_counter() - started, "retry-after" in response.headers
+    return Outcome(response.status_code, seconds, ttft_s, error, retry_after)
+
+
+def send_all(base_url: str, requests: list[Request], concurrency: int) -> tuple[list[Outcome], float]:
+    """Every request from `concurrency` client threads; their outcomes, and the seconds they took in all."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    with httpx.Client(base_url=base_url, timeout=300, limits=limits) as client:
-
-        def send(question: str) -> Outcome:
-            started = time.perf_counter()
-            try:
-                status = client.post("/rag", json={"query": question, "max_tokens": max_tokens}).status_code
-            except httpx.TransportError:
-                status = 0  # counted apart: a dropped connection is a failure of its own kind
-            return Outcome(status, time.perf_counter() - started)
-
+    with httpx.Client(base_url=base_url, timeout=600, limits=limits) as client:
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            return list(pool.map(send, asked))
+            started = time.perf_counter()
+            outcomes = list(pool.map(lambda request: send(client, request), requests))
+            return outcomes, time.perf_counter() - started
 
 
-def throughput(base_url: str, asked: list[str], concurrency: int, max_tokens: int) -> float:
-    """Requests per second; every request must succeed, or the figure would mean nothing."""
-    started = time.perf_counter()
-    outcomes = send_all(base_url, asked, concurrency, max_tokens)
-    elapsed = time.perf_counter() - started
-    statuses = Counter(o.status for o in outcomes)
-    if set(statuses) != {200}:
-        raise TwinError(f"/rag answered {dict(statuses)} at concurrency {concurrency}; expected only 200.")
-    return len(asked) / elapsed
+def measure(base_url: str, requests: list[Request], concurrency: int, batcher: DynamicBatcher) -> Figures:
+    """Requests per second, p95 latencies, mean batch; all must be answered, or the figures mean nothing."""
+    batcher.batch_sizes.clear()
+    outcomes, seconds = send_all(base_url, requests, concurrency)
+    if any(o.kind != "ok" for o in outcomes):
+        seen = Counter((o.status, o.stream_error) for o in outcomes)
+        raise TwinError(f"At concurrency {concurrency}, (status, stream error): {dict(seen)}; expected 200s.")
+    ttfts = [o.ttft_s for o in outcomes if o.ttft_s is not None]
+    return {
+        "rps": len(requests) / seconds,
+        "p95_s": p95([o.seconds for o in outcomes]),
+        **({"p95_ttft_s": p95(ttfts)} if ttfts else {}),
+        "mean_batch": statistics.fmean(batcher.batch_sizes or [0]),
+    }
 
 
-@dataclass
-class Batching:
-    throughput: dict[int, float]  # requests per second by concurrency
-    batch_sizes: dict[int, list[int]]  # sizes of the batches the model got, by concurrency
+def p95(values: list[float]) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[94]
 
 
-def batching_phase(data_dir: Path, model_dir: Path, requests: int, max_tokens: int, seed: int) -> Batching:
-    """Throughput at concurrency 1 and 8 with the real model, on the same questions; two rounds in
-    opposite order, so that drift in the machine's speed hits both alike."""
-    from llm_engineering.infrastructure.llm.local.model import TransformersChatModel
-    from tests.support.service import fake_parts, running
-
-    model = CountingModel(TransformersChatModel(model_dir, threads=Settings().llm_threads))
-    asked, half = questions(requests, seed), requests // 2
-    seconds = {1: 0.0, BATCHED: 0.0}
-    sizes: dict[int, list[int]] = {1: [], BATCHED: []}
-    with running(lambda: fake_parts(data_dir, model, max_batch=BATCHED)) as base_url:  # type: ignore[arg-type]
-        send_all(base_url, questions(9, seed + 1), BATCHED, max_tokens)  # loads the model, warms shapes
-        for round_, order in enumerate(((1, BATCHED), (BATCHED, 1))):
-            part = asked[round_ * half : (round_ + 1) * half]
-            for concurrency in order:
-                model.batch_sizes.clear()
-                seconds[concurrency] += len(part) / throughput(base_url, part, concurrency, max_tokens)
-                sizes[concurrency] += model.batch_sizes
-    return Batching({c: 2 * half / s for c, s in seconds.items()}, sizes)
+def sample_service(data_dir: Path, model_dir: Path) -> None:
+    """Point the settings at embedded stores in `data_dir`, pin `model_dir` as the served model, and crawl
+    the sample author into the warehouse and embed her into the feature store, as the pipelines do."""
+    os.environ.update(DATA_DIR=str(data_dir), SERVICE_MODEL_DIR=str(model_dir.resolve()))
+    for name in ("DATABASE_HOST", "QDRANT_URL", "OPIK_URL"):  # blank is unset: never the user's servers
+        os.environ[name] = ""
+    container.clear()
+    store, crawlers = container.get_warehouse(), container.crawler_lookup(CrawlConfig())
+    links = sample_links(build_sample_sources(ROOT / "samples" / "iris-calder", data_dir / "samples"))
+    author = etl.get_or_create_user(store, SAMPLE_AUTHOR)
+    etl.ensure_failure_rate(etl.crawl_links(links, author, crawlers, store), max_failure_rate=0.0)
+    update_feature_store(
+        store, container.get_vector_index(), container.get_embedder(), [SAMPLE_AUTHOR], FeatureConfig()
+    )
 
 
-@dataclass
-class Load:
-    statuses: Counter[int]  # 0 counts requests that got no HTTP response
-    ok_ms: list[float]
+def with_queue(parts: TwinParts, max_queue: int) -> TwinParts:
+    """The same model, stores and config behind a new batcher whose queue holds `max_queue`."""
+    model = parts.model.model if isinstance(parts.model, DynamicBatcher) else parts.model
+    batcher = DynamicBatcher(model, parts.max_batch, parts.max_wait_s, max_queue)
+    retriever = build_retriever(parts.config.retrieval, batcher)
+    return replace(parts, retriever=retriever, model=batcher, max_queue=max_queue)
 
 
-def load_phase(data_dir: Path, requests: int, concurrency: int, max_queue: int, delay_s: float) -> Load:
-    """Statuses and latencies of `requests` sent by `concurrency` clients to a service with a small queue."""
-    from tests.support.service import SlowModel, cite_first_source, fake_parts, running
-
-    model = SlowModel(cite_first_source, delay_s)
-
-    def build() -> TwinParts:
-        return fake_parts(data_dir, model, max_batch=4, max_queue=max_queue)
-
-    with running(build) as base_url:
-        outcomes = send_all(base_url, questions(requests, seed=requests), concurrency, max_tokens=32)
-    return Load(Counter(o.status for o in outcomes), [o.seconds * 1000 for o in outcomes if o.status == 200])
+def served(parts: TwinParts) -> AbstractContextManager[str]:
+    return served_in_thread(create_app(lambda: parts))
 
 
-def percentile(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else math.nan
+def phases(
+    base_url: str, args: argparse.Namespace, batcher: DynamicBatcher
+) -> dict[tuple[str, int], Figures]:
+    """/rag, then chat, at 1 and 8 on one server, after one of each to warm it up."""
+    rag = [rag_request(n, args.max_tokens) for n in range(args.requests)]
+    chat = [chat_request(n, n % 2 == 0, args.max_tokens) for n in range(args.requests)]
+    send_all(base_url, [rag[0], chat[0]], 2)
+    return {
+        (kind, c): measure(base_url, requests, c, batcher)
+        for kind, requests in (("rag", rag), ("chat", chat))
+        for c in (1, HIGH)
+    }
+
+
+def overload(parts: TwinParts, args: argparse.Namespace) -> list[Outcome]:
+    """A mix of /rag, chat and streamed chat at concurrency 16 against a queue of `args.max_queue`."""
+    requests = [mixed_request(n, args.max_tokens) for n in range(args.overload_requests)]
+    with served(with_queue(parts, args.max_queue)) as base_url:
+        return send_all(base_url, requests, OVERLOAD)[0]
+
+
+def report(found: dict[tuple[str, int], Figures], crowd: list[Outcome], max_queue: int) -> None:
+    print(f"{'':<26}{'at 1':>8}{f'at {HIGH}':>8}{'ratio':>8}")
+    ratios = {}
+    for kind in ("rag", "chat"):
+        for name, one in found[kind, 1].items():
+            high = found[kind, HIGH][name]
+            ratios[kind, name] = high / one
+            print(f"{kind + ' ' + LABELS[name]:<26}{one:>8.3f}{high:>8.3f}{high / one:>8.2f}")
+    kinds = Counter(o.kind for o in crowd)
+    other = Counter(
+        f"{o.status}{' stream error' if o.stream_error else ''}" for o in crowd if o.kind == "other"
+    )
+    print(f"at {OVERLOAD}, queue {max_queue}: {len(crowd)} requests {dict(kinds)}; other: {dict(other)}")
+    print(
+        f"rag_rps_c1={found['rag', 1]['rps']:.3f} rag_rps_c8={found['rag', HIGH]['rps']:.3f} "
+        f"rag_ratio_c8={ratios['rag', 'rps']:.2f} chat_ratio_c8={ratios['chat', 'rps']:.2f} "
+        f"p95_ttft_ratio_c8={ratios['chat', 'p95_ttft_s']:.2f} c16_ok={kinds['ok']} c16_503={kinds['503']} "
+        f"c16_other_5xx={kinds['other']}"
+    )
+
+
+def parse_args() -> argparse.Namespace:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--quick", action="store_true", help="8 requests per phase, 48 new tokens, 32 at 16")
+    parser.add_argument("--requests", type=int, help="per kind and concurrency (default 16; quick 8)")
+    parser.add_argument("--overload-requests", type=int, help="sent at concurrency 16 (default 64; quick 32)")
+    parser.add_argument("--max-tokens", type=int, help="per answer (default: the config's; quick 48)")
+    parser.add_argument("--max-queue", type=int, default=8, help="the service's queue at concurrency 16")
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "inference.yaml")
+    parser.add_argument("--model-dir", type=Path, help="the served model (default: the bundled SmolLM2)")
+    args = parser.parse_args()
+    args.requests = args.requests or (8 if args.quick else 16)
+    args.overload_requests = args.overload_requests or (32 if args.quick else 64)
+    args.max_tokens = args.max_tokens or (48 if args.quick else None)
+    return args
 
 
 def main() -> None:
-    formatter = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
-    parser.add_argument("--quick", action="store_true", help="16 requests per concurrency, 100 under load")
-    parser.add_argument("--requests", type=int, help="requests per concurrency (default 48; quick 16)")
-    parser.add_argument("--max-tokens", type=int, default=32, help="new tokens per answer")
-    parser.add_argument(
-        "--load-requests", type=int, help="requests of the load phase (default 400; quick 100)"
-    )
-    parser.add_argument("--load-concurrency", type=int, default=16)
-    parser.add_argument("--load-max-queue", type=int, default=4, help="the service's queue in the load phase")
-    parser.add_argument(
-        "--load-delay-s", type=float, default=0.05, help="the stand-in model's time per batch"
-    )
-    parser.add_argument(
-        "--model-dir", type=Path, help="a saved chat model (default: the local SmolLM2 in DATA_DIR/models)"
-    )
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
+    args = parse_args()
     logger.remove()  # a debug line per retrieval would flood the output and cost time under load
     logger.add(sys.stderr, level="INFO")
-    requests = args.requests or (16 if args.quick else 48)
-    load_requests = args.load_requests or (100 if args.quick else 400)
-    if args.model_dir is None:
-        from llm_engineering.infrastructure.llm import default_model_dir
-        from llm_engineering.infrastructure.llm.local.model import ensure_local_model
-
-        model_dir = ensure_local_model(default_model_dir(Settings()))
-    else:
-        model_dir = args.model_dir
-
+    model_dir = args.model_dir or ensure_local_model(default_model_dir(Settings()))  # the user's DATA_DIR
     with tempfile.TemporaryDirectory(prefix="twin-service-bench-") as folder:
-        batched = batching_phase(Path(folder) / "batching", model_dir, requests, args.max_tokens, args.seed)
-        load = load_phase(
-            Path(folder) / "load",
-            load_requests,
-            args.load_concurrency,
-            args.load_max_queue,
-            args.load_delay_s,
-        )
-
-    c1, c8 = batched.throughput[1], batched.throughput[BATCHED]
-    mean_batch = {c: statistics.fmean(sizes) for c, sizes in batched.batch_sizes.items()}
-    statuses = load.statuses
-    other_5xx = sum(n for status, n in statuses.items() if status >= 500 and status != 503)
-    print(f"batching ({model_dir.name}): {c1:.2f} req/s one at a time, {c8:.2f} req/s eight at a time")
-    seen = dict(sorted(Counter(batched.batch_sizes[BATCHED]).items()))
-    print(f"batch sizes the model got at concurrency {BATCHED}: {seen}")
-    print(
-        f"load (stand-in model, {args.load_delay_s} s per batch): statuses {dict(sorted(statuses.items()))}"
-    )
-    print(
-        f"requests={2 * (requests // 2)} max_tokens={args.max_tokens} throughput_c1={c1:.3f} "
-        f"throughput_c8={c8:.3f} concurrency_ratio={c8 / c1:.2f} mean_batch_c1={mean_batch[1]:.2f} "
-        f"mean_batch_c8={mean_batch[BATCHED]:.2f} load_requests={load_requests} load_ok={statuses[200]} "
-        f"load_503={statuses[503]} load_5xx_other={other_5xx} load_no_response={statuses[0]} "
-        f"load_ok_p50_ms={percentile(load.ok_ms, 50):.1f} load_ok_p95_ms={percentile(load.ok_ms, 95):.1f}"
-    )
+        sample_service(Path(folder), model_dir)
+        parts = build_parts(read_answer_config(args.config))
+        if not isinstance(parts.model, DynamicBatcher):
+            raise TwinError("build_parts no longer makes the batcher; read its batch sizes elsewhere.")
+        tokens = args.max_tokens or f"{parts.config.generation.max_new_tokens} (the config's)"
+        print(f"model {model_dir} on {Settings().llm_engine}; new tokens {tokens}; {args.requests} requests "
+              f"per phase, {args.overload_requests} at {OVERLOAD}")  # fmt: skip
+        with served(parts) as base_url:
+            found = phases(base_url, args, parts.model)
+        crowd = overload(parts, args)
+    report(found, crowd, args.max_queue)
 
 
 if __name__ == "__main__":

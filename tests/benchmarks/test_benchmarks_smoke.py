@@ -59,10 +59,23 @@ def test_retrieval_benchmark_times_all_three_searches_on_the_store_it_built() ->
     not is_model_dir(LOCAL_MODEL),
     reason=f"no converted SmolLM2 in {LOCAL_MODEL}; run benchmarks/inference_service.py once to convert it",
 )
-def test_inference_service_benchmark_answers_all_and_sheds_load_with_503_only() -> None:
-    found = figures("inference_service.py", "--requests", "2", "--max-tokens", "4", "--load-requests", "20")
-    assert found["throughput_c1"] > 0 and found["throughput_c8"] > 0
-    assert found["mean_batch_c1"] == 1
-    assert found["load_ok"] >= 1
-    assert found["load_ok"] + found["load_503"] == found["load_requests"] == 20
-    assert found["load_5xx_other"] == 0 and found["load_no_response"] == 0
+def test_inference_service_benchmark_sends_rag_and_chat_and_counts_what_the_small_queue_refused() -> None:
+    found = figures(
+        "inference_service.py",
+        *("--requests", "2", "--max-tokens", "4", "--overload-requests", "6", "--max-queue", "2"),
+    )
+    assert list(found) == [
+        "rag_rps_c1",
+        "rag_rps_c8",
+        "rag_ratio_c8",
+        "chat_ratio_c8",
+        "p95_ttft_ratio_c8",
+        "c16_ok",
+        "c16_503",
+        "c16_other_5xx",
+    ]
+    assert found["rag_rps_c1"] > 0 and found["rag_rps_c8"] > 0 and found["p95_ttft_ratio_c8"] > 0
+    assert found["rag_ratio_c8"] == pytest.approx(found["rag_rps_c8"] / found["rag_rps_c1"], abs=0.02)
+    # Six requests at once against a queue of two: some are answered, the rest refused at once.
+    assert found["c16_ok"] >= 1 and found["c16_503"] >= 1
+    assert found["c16_ok"] + found["c16_503"] + found["c16_other_5xx"] == 6

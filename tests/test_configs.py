@@ -6,13 +6,20 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import BaseModel
+from zenml.client import Client
 
 from llm_engineering.application.answering import AnswerConfig
 from llm_engineering.application.datasets import DatasetConfig
 from llm_engineering.application.evaluation_config import EvaluationConfig
+from llm_engineering.domain.documents import DataCategory
 from llm_engineering.domain.training import TrainingConfig
+from llm_engineering.infrastructure.api.batching import QueueConfig
+from llm_engineering.infrastructure.container import get_warehouse
+from llm_engineering.infrastructure.samples import build_sample_sources
+from pipelines import digital_data_etl
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
 
 
 def pipeline_config(document: dict[str, Any]) -> Any:
@@ -26,10 +33,38 @@ def pipeline_config(document: dict[str, Any]) -> Any:
         ("evaluating.yaml", EvaluationConfig, pipeline_config),
         ("generate_instruct_datasets.yaml", DatasetConfig, pipeline_config),
         ("generate_preference_datasets.yaml", DatasetConfig, pipeline_config),
-        ("inference.yaml", AnswerConfig, lambda document: document),
+        (
+            "inference.yaml",
+            AnswerConfig,
+            lambda document: {k: v for k, v in document.items() if k != "queue"},
+        ),
+        ("inference.yaml", QueueConfig, lambda document: document["queue"]),
     ],
 )
 def test_a_shipped_config_loads_into_its_class(file: str, model: type[BaseModel], section: Any) -> None:
     overrides = section(yaml.safe_load((CONFIGS / file).read_text()))
     loaded = model.model_validate(overrides)  # the classes forbid unknown fields
     assert loaded.model_dump(include=set(overrides)).keys() == overrides.keys()
+
+
+def test_the_sample_crawl_config_finds_the_samples_built_under_another_data_dir(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`poe build-samples` then `poe run-digital-data-etl` with DATA_DIR outside ./data, run from the checkout
+    (whose ./data/samples, if built, must not be what is crawled)."""
+    monkeypatch.chdir(ROOT)  # the checked-in corpus is crawled in place, relative to the working directory
+    assert not data_dir.resolve().is_relative_to(ROOT / "data")
+    built = build_sample_sources(ROOT / "samples" / "iris-calder", data_dir / "samples")
+
+    config = CONFIGS / "digital_data_etl_iris_calder.yaml"
+    digital_data_etl.with_options(enable_cache=False, config_path=str(config))()
+    step = Client().get_pipeline("digital_data_etl").last_run.steps["crawl_links"]
+    report = step.outputs["crawl_report"][0].load()
+    assert step.run_metadata["failures"] == {}
+    assert [outcome.link for outcome in report.outcomes[:2]] == [
+        str(built.repository),
+        f"medium-export:{built.medium_zip}",
+    ]
+    [repository] = get_warehouse().iter_documents(DataCategory.REPOSITORIES)
+    assert repository.link == built.repository.as_uri()
+    assert step.run_metadata["documents_stored"] == 17  # the corpus's README counts them

@@ -3,6 +3,7 @@
 import re
 from collections import Counter
 from enum import StrEnum
+from pathlib import PurePath
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
@@ -172,3 +173,21 @@ def crawler_name_for(link: str) -> str:
         f"No crawler handles {link!r}. Use an http(s) URL, a git URL (git@…, file://…, …/repo.git), "
         "or prefix a local export with medium-export:, linkedin-export:, substack-export: or folder:."
     )
+
+
+# Stands for the data folder (DATA_DIR, ./data by default) in a run config's links, for what `build-samples`
+# builds there. Without braces on purpose: ZenML fills `${NAME}` from the environment alone, and fails when
+# DATA_DIR is unset or only in `.env`, which the settings read.
+DATA_DIR_PLACEHOLDER = "$DATA_DIR"
+
+
+def in_data_dir(links: list[str], data_dir: PurePath) -> list[str]:
+    """The links with `$DATA_DIR` replaced by `data_dir`, which must be absolute (a bare relative path would
+    not read as a local git repository).
+
+    >>> in_data_dir(["medium-export:$DATA_DIR/samples/medium-export.zip"], PurePath("/srv/twin"))
+    ['medium-export:/srv/twin/samples/medium-export.zip']
+    """
+    if not data_dir.is_absolute():
+        raise ValueError(f"The data folder {data_dir} must be absolute; pass it resolved.")
+    return [link.replace(DATA_DIR_PLACEHOLDER, str(data_dir)) for link in links]

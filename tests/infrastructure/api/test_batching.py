@@ -391,3 +391,16 @@ def test_more_concurrent_streams_than_service_threads_all_finish_on_a_model_that
     events, sizes = serve_concurrent_streams(tmp_path / "data", model)
     assert all(kinds[0] == "sources" and kinds[-1] == "done" for kinds in events), events
     assert time.perf_counter() - started < 120 and sum(sizes) == 42
+
+
+@pytest.mark.slow
+def test_sixty_four_concurrent_streams_on_the_local_engine_all_finish(
+    tmp_path: Path, smollm2_dir: Path
+) -> None:
+    """64 streams at once on the real SmolLM2 on CTranslate2, as the service serves it by default: every one
+    ends with `done`, the engine answering them in batches."""
+    from llm_engineering.infrastructure.llm.local.ctranslate import CTranslate2ChatModel
+
+    events, sizes = serve_concurrent_streams(tmp_path / "data", CTranslate2ChatModel(smollm2_dir), streams=64)
+    assert all(kinds[0] == "sources" and kinds[-1] == "done" for kinds in events), events
+    assert sum(sizes) == 64 and max(sizes) > 1

@@ -60,11 +60,14 @@ def title_from_link(link: str) -> str:
     'Heat pumps in old houses'
     >>> title_from_link("file:///data/notes/grid_batteries.md")
     'Grid batteries'
+    >>> title_from_link("https://medium.com/@iris/what-a-reranker-buys-you-5b1e0c93a7d2")  # no post id
+    'What a reranker buys you'
     """
     parts = urlsplit(link)
     segments = [unquote(segment) for segment in parts.path.split("/") if segment]
     name = segments[-1] if segments else parts.netloc or link
     name = re.sub(r"\.(?:md|markdown|html?|txt|pdf)$", "", name, flags=re.IGNORECASE)
+    name = re.sub(r"[-_](?=[0-9a-f]*\d)[0-9a-f]{8,}$", "", name)  # the id a platform appends to a slug
     words = re.sub(r"[-_+]+", " ", name).strip()
     return words[:1].upper() + words[1:] if words else link
 

@@ -6,6 +6,8 @@ from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llm_engineering.domain.feedback import UNKNOWN_SOURCE
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -122,4 +124,10 @@ class Feedback(BaseModel):
     answer_id: str = Field(min_length=1, max_length=64)
     rating: Literal["up", "down"]
     correction: str | None = Field(None, max_length=20_000)
+    source: str = Field(
+        UNKNOWN_SOURCE,
+        max_length=64,
+        description="Who gave it, as a salted hash the service makes (never a raw key or address); "
+        "feedback stored before sources were kept reads as unknown.",
+    )
     created_at: datetime = Field(default_factory=_now)

@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from llm_engineering.domain.feedback import FeedbackRules
 from llm_engineering.domain.generation import TWIN_SYSTEM_PROMPT
 
 Stage = Literal["sft", "dpo"]
@@ -68,8 +69,12 @@ class TrainingConfig(BaseModel):
     )
     use_feedback: bool = Field(
         True,
-        description="Add the users' 👎 answers that carry a correction to the DPO train split as preference "
-        "pairs (chosen = the correction, rejected = the answer).",
+        description="Add the users' 👎 answers to the DPO train split as preference pairs (chosen = their "
+        "correction, else a 👍 answer to the same question; rejected = the answer), as `feedback` allows.",
+    )
+    feedback: FeedbackRules = Field(
+        default_factory=FeedbackRules,
+        description="What feedback a run may learn from: a minimum count, caps per client and question.",
     )
     stages: list[Stage] = Field(
         default_factory=lambda: list(STAGE_ORDER), description="Stages to run, in order: sft, dpo or both."

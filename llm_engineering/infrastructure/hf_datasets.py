@@ -9,6 +9,7 @@ from datasets import Dataset, DatasetDict
 from loguru import logger
 
 from llm_engineering.domain.datasets import InstructDataset, PreferenceDataset
+from llm_engineering.domain.feedback import FeedbackPreference
 from llm_engineering.infrastructure.hub import HubPublisher, HubRepo, PublishedCommit
 
 # The columns TRL's SFT and DPO trainers read, in this order.
@@ -60,20 +61,21 @@ def push_to_hub(datasets: DatasetDict, dataset_id: str, publisher: HubPublisher)
 FEEDBACK_CATEGORY = "feedback"
 
 
-def with_feedback(preference: DatasetDict, pairs: Sequence[tuple[str, str, str, str]]) -> DatasetDict:
-    """The preference dataset with (answer_id, question, rejected answer, chosen correction) pairs from users'
-    feedback appended to its train split; the test split stays as generated, so evaluations still compare."""
+def with_feedback(preference: DatasetDict, pairs: Sequence[FeedbackPreference]) -> DatasetDict:
+    """The preference dataset with pairs from users' feedback appended to its train split, each traced back as
+    `source_link` = `feedback:<trace id>[,<trace id>]` (the 👎 answer, then the 👍 one); the test split stays
+    as generated, so evaluations still compare."""
     if not pairs:
         return preference
     train = preference["train"]
     rows = {name: list(train[name]) for name in train.column_names}
-    for answer_id, question, answer, correction in pairs:
+    for pair in pairs:
         new = {
-            "prompt": question,
-            "chosen": correction,
-            "rejected": answer,
+            "prompt": pair.prompt,
+            "chosen": pair.chosen,
+            "rejected": pair.rejected,
             "category": FEEDBACK_CATEGORY,
-            "source_link": f"feedback:{answer_id}",
+            "source_link": f"feedback:{','.join(pair.trace_ids)}",
         }
         for name in rows:
             rows[name].append(new[name])

@@ -1,10 +1,12 @@
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from datasets import DatasetDict
+from loguru import logger
 from zenml import get_step_context, log_metadata, step
 from zenml.types import HTMLString
 
+from llm_engineering.domain.feedback import FeedbackPreference, pair_feedback
 from llm_engineering.domain.registry import Key
 from llm_engineering.domain.training import TrainingConfig, TrainingResult
 from llm_engineering.infrastructure.container import get_feedback_store, get_settings, prepare_local_engine
@@ -15,10 +17,16 @@ from llm_engineering.infrastructure.training.tracking import experiment_trackers
 from llm_engineering.infrastructure.training.trl_training import train
 
 
-def feedback_pairs() -> list[tuple[str, str, str, str]]:
-    """(answer_id, question, answer, correction) of every 👎 answer a user corrected, from the warehouse."""
-    pairs = get_feedback_store().feedback_pairs()
-    return [(p.answer_id, p.query, p.answer, p.correction or "") for p in pairs if p.is_preference]
+def feedback_pairs(config: TrainingConfig) -> tuple[list[FeedbackPreference], dict[str, Any]]:
+    """The users' feedback in the warehouse as the DPO pairs `config.feedback` accepts, and the report (counts
+    dropped by reason, trace ids kept) logged on the run and on the model version it creates."""
+    if not (config.use_feedback and "dpo" in config.stages):
+        return [], {"kept": 0, "reason": "use_feedback is off or the run has no dpo stage."}
+    pairs, report = pair_feedback(get_feedback_store().rated_answers(), config.feedback)
+    logger.info("Feedback: {} pairs kept; dropped by reason: {}", report.kept, report.dropped)
+    if report.reason:
+        logger.warning(report.reason)
+    return pairs, report.model_dump(mode="json")
 
 
 @step
@@ -28,7 +36,7 @@ def train_model(
     """Fine-tune the twin (SFT, then DPO when asked) and record where the merged model went."""
     settings = get_settings()
     run_name = get_step_context().pipeline_run.name
-    feedback = feedback_pairs() if config.use_feedback and "dpo" in config.stages else []
+    feedback, feedback_report = feedback_pairs(config)
     result = train(
         config,
         instruct_datasets,
@@ -41,7 +49,7 @@ def train_model(
     metadata = {
         Key.MODEL_DIR: result.model_dir,
         **({Key.ENGINE_DIR: str(engine_dir)} if engine_dir else {}),
-        Key.FEEDBACK_PAIRS: len(feedback),
+        Key.FEEDBACK_PAIRS: feedback_report,
         Key.METHOD: config.method,
         Key.SYSTEM_PROMPT: config.system_prompt,
         Key.STAGES: {stage: summary.model_dump() for stage, summary in result.stages.items()},

@@ -14,12 +14,14 @@ from pydantic import SecretStr
 from pymongo.database import Database
 
 from llm_engineering.domain.exceptions import TwinError, WarehouseUnavailableError
+from llm_engineering.domain.feedback import UNKNOWN_SOURCE, RatedAnswer
 from llm_engineering.domain.inference import Feedback, GuardrailVerdict, Trace
 from llm_engineering.infrastructure.monitoring.fan_out import FanOutSink, TraceDeliveryError
 from llm_engineering.infrastructure.monitoring.feedback_store import (
-    FeedbackPair,
     MongoFeedbackStore,
     UnknownAnswerError,
+    feedback_from_mongo,
+    feedback_to_mongo,
 )
 from llm_engineering.infrastructure.monitoring.opik import OpikTraceSink, uuid7
 from tests.support.opik_server import OpikServer, is_uuid7
@@ -52,8 +54,10 @@ def trace(**fields: Any) -> Trace:
     return Trace(**(defaults | fields))
 
 
-def feedback(answer_id: str, rating: str, at: datetime, correction: str | None = None) -> Feedback:
-    return Feedback(answer_id=answer_id, rating=rating, correction=correction, created_at=at)
+def feedback(
+    answer_id: str, rating: str, at: datetime, correction: str | None = None, source: str = "c0ffee"
+) -> Feedback:
+    return Feedback(answer_id=answer_id, rating=rating, correction=correction, created_at=at, source=source)
 
 
 @pytest.fixture
@@ -139,19 +143,55 @@ def test_feedback_is_all_kept_oldest_first(monitoring: MongoFeedbackStore) -> No
     assert list(monitoring.iter_feedback()) == sorted(verdicts, key=lambda verdict: verdict.created_at)
 
 
-def test_feedback_pairs_join_the_latest_verdict_with_its_answer(monitoring: MongoFeedbackStore) -> None:
+def test_feedback_comes_back_equal_with_its_source(monitoring: MongoFeedbackStore) -> None:
+    answer = trace()
+    monitoring.record(answer)
+    sent = feedback(answer.id, "down", T0, correction="Use gradient accumulation.", source="5e3a9c0d1b2f4e67")
+    monitoring.add_feedback(sent)
+    assert list(monitoring.iter_feedback()) == [sent]
+    assert feedback_from_mongo(feedback_to_mongo(sent)) == sent
+
+
+def test_feedback_stored_before_sources_were_kept_reads_as_unknown(
+    monitoring: MongoFeedbackStore, warehouse_database: Database
+) -> None:
+    answer = trace()
+    monitoring.record(answer)
+    legacy = feedback_to_mongo(feedback(answer.id, "up", T0))
+    del legacy["source"]
+    warehouse_database["feedback"].insert_one(legacy)
+    [stored] = list(monitoring.iter_feedback())
+    assert stored.source == UNKNOWN_SOURCE and stored.answer_id == answer.id
+
+
+def test_rated_answers_join_the_latest_verdict_with_its_answer(monitoring: MongoFeedbackStore) -> None:
     liked, corrected, unrated = trace(query="q1", answer="a1"), trace(query="q2", answer="a2"), trace()
     for stored in (liked, corrected, unrated):
         monitoring.record(stored)
     monitoring.add_feedback(feedback(corrected.id, "up", T0 + timedelta(minutes=1)))
-    monitoring.add_feedback(feedback(liked.id, "up", T0 + timedelta(minutes=2)))
-    monitoring.add_feedback(feedback(corrected.id, "down", T0 + timedelta(minutes=3), correction="better a2"))
-    pairs = list(monitoring.feedback_pairs())
-    assert pairs == [
-        FeedbackPair(liked.id, "q1", "a1", "up", None),
-        FeedbackPair(corrected.id, "q2", "a2", "down", "better a2"),
+    monitoring.add_feedback(feedback(liked.id, "up", T0 + timedelta(minutes=2), source="s-liked"))
+    monitoring.add_feedback(
+        feedback(corrected.id, "down", T0 + timedelta(minutes=3), correction="better a2", source="s-fixed")
+    )
+    assert list(monitoring.rated_answers()) == [
+        RatedAnswer(
+            trace_id=liked.id,
+            question="q1",
+            answer="a1",
+            rating="up",
+            source="s-liked",
+            created_at=T0 + timedelta(minutes=2),
+        ),
+        RatedAnswer(
+            trace_id=corrected.id,
+            question="q2",
+            answer="a2",
+            rating="down",
+            correction="better a2",
+            source="s-fixed",
+            created_at=T0 + timedelta(minutes=3),
+        ),
     ]
-    assert [pair.is_preference for pair in pairs] == [False, True]
 
 
 # --- an unreachable warehouse ----------------------------------------------------------------------
@@ -206,7 +246,7 @@ OPERATIONS: dict[str, Callable[[MongoFeedbackStore, Trace], object]] = {
     "get_trace": lambda monitoring, stored: monitoring.get_trace(stored.id),
     "add_feedback": lambda monitoring, stored: monitoring.add_feedback(feedback(stored.id, "up", T0)),
     "iter_feedback": lambda monitoring, stored: list(monitoring.iter_feedback()),
-    "feedback_pairs": lambda monitoring, stored: list(monitoring.feedback_pairs()),
+    "rated_answers": lambda monitoring, stored: list(monitoring.rated_answers()),
 }
 
 

@@ -1,14 +1,14 @@
 """Traces and the users' feedback on answers, stored in the warehouse over the pymongo API."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pymongo
 from loguru import logger
 from pymongo.database import Database
 
 from llm_engineering.domain.exceptions import TwinError
+from llm_engineering.domain.feedback import RatedAnswer
 from llm_engineering.domain.inference import Feedback, Trace
 from llm_engineering.infrastructure.warehouse.outages import reaching_mongo
 
@@ -19,22 +19,6 @@ _IN_BATCH = 500  # answer ids per `$in` query when joining feedback with traces
 
 class UnknownAnswerError(TwinError, LookupError):
     """Feedback names an answer id that no stored trace has (the service answers 404)."""
-
-
-@dataclass(frozen=True)
-class FeedbackPair:
-    """The latest verdict on one answer, next to the question and the answer it judged."""
-
-    answer_id: str
-    query: str
-    answer: str
-    rating: Literal["up", "down"]
-    correction: str | None
-
-    @property
-    def is_preference(self) -> bool:
-        """A 👎 with a correction is a preference pair: chosen = correction, rejected = answer."""
-        return self.rating == "down" and bool(self.correction)
 
 
 def trace_to_mongo(trace: Trace) -> dict[str, Any]:
@@ -69,7 +53,7 @@ class MongoFeedbackStore:
     """Traces and feedback in the warehouse (`FeedbackStore` and `TraceSink`) over the pymongo API.
 
     Every feedback is kept, each under its own id, so the history of verdicts survives; the latest
-    verdict on an answer is the one that counts (`feedback_pairs`).
+    verdict on an answer is the one that counts (`rated_answers`).
     """
 
     def __init__(self, database: Database) -> None:
@@ -110,7 +94,7 @@ class MongoFeedbackStore:
             ):
                 yield feedback_from_mongo(data)
 
-    def feedback_pairs(self) -> Iterator[FeedbackPair]:
+    def rated_answers(self) -> Iterator[RatedAnswer]:
         """The latest verdict per answer with its question and answer, in the order of those verdicts.
 
         A verdict whose trace was deleted since is skipped with a warning: there is nothing to pair it with.
@@ -129,8 +113,16 @@ class MongoFeedbackStore:
                 logger.warning("{} feedback verdicts name deleted traces; skipped", len(missing))
             for answer_id in batch:
                 if answer_id in traces:
-                    verdict = latest[answer_id]
-                    trace = traces[answer_id]
-                    yield FeedbackPair(
-                        answer_id, trace["query"], trace["answer"], verdict.rating, verdict.correction
-                    )
+                    yield _rated(latest[answer_id], traces[answer_id])
+
+
+def _rated(verdict: Feedback, trace: dict[str, Any]) -> RatedAnswer:
+    return RatedAnswer(
+        trace_id=verdict.answer_id,
+        question=trace["query"],
+        answer=trace["answer"],
+        rating=verdict.rating,
+        correction=verdict.correction,
+        source=verdict.source,
+        created_at=verdict.created_at,
+    )

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from llm_engineering.application.answering import AnswerConfig
+from llm_engineering.application.ports import ChatModel
 from llm_engineering.application.retrieval import HybridReranker, RetrievalConfig, Retriever
 from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
 from llm_engineering.infrastructure.api.app import ServiceLimits, create_app
@@ -52,20 +53,25 @@ class SlowModel(ScriptedChatModel):
         return super().generate(conversations, config)
 
 
-def fake_parts(data_dir: Path, model: ScriptedChatModel | None = None, **overrides: object) -> TwinParts:
+def fake_retriever(config: RetrievalConfig, expander: ChatModel | None = None) -> Retriever:
+    """A retriever over the two authors' passages in memory, expanding queries with `expander`."""
     index, embedder = InMemoryVectorIndex(), HashingEmbedder()
     rag.fill(index, embedder)
+    return Retriever(index, embedder, HybridReranker(), expander, rag.authors, config)
+
+
+def fake_parts(data_dir: Path, model: ChatModel | None = None, **overrides: object) -> TwinParts:
+    """The service's parts on fakes; `overrides` replace any of them (the retriever, config, version …)."""
     config = AnswerConfig(retrieval=RetrievalConfig(queries=1, top_k=2))
     settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
-    monitoring = open_warehouse(settings).feedback
-    return TwinParts(
-        retriever=Retriever(index, embedder, HybridReranker(), None, rag.authors, config.retrieval),
-        model=model or StreamingScriptedModel(cite_first_source),
-        monitoring=monitoring,
-        config=config,
-        model_version="7",
-        **overrides,  # type: ignore[arg-type]
-    )
+    fields: dict[str, object] = {
+        "retriever": fake_retriever(config.retrieval),
+        "model": model or StreamingScriptedModel(cite_first_source),
+        "monitoring": open_warehouse(settings).feedback,
+        "config": config,
+        "model_version": "7",
+    }
+    return TwinParts(**{**fields, **overrides})  # type: ignore[arg-type]
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from llm_engineering.infrastructure.api.dependencies import ServiceLimits
 from llm_engineering.infrastructure.api.errors import add_error_handlers
 from llm_engineering.infrastructure.api.middleware import BodyLimit, Measured
 from llm_engineering.infrastructure.api.prometheus import ServiceMetrics
+from llm_engineering.infrastructure.api.reloading import Reloader
 from llm_engineering.infrastructure.api.routes import chat, feedback, health, rag
 from llm_engineering.infrastructure.api.service import TwinParts, TwinService
 
@@ -25,7 +26,8 @@ SPARE_THREADS = 16
 
 
 def create_app(build: Callable[[], TwinParts], limits: ServiceLimits | None = None) -> ServiceApp:
-    """The service; `build` makes its parts once, when the app starts (models load then, not per request)."""
+    """The service; `build` makes its parts once, when the app starts (models load then, not per request).
+    With a model source in the parts, it then follows the registry's production version (`api.reloading`)."""
     metrics = ServiceMetrics()
 
     @asynccontextmanager
@@ -34,10 +36,13 @@ def create_app(build: Callable[[], TwinParts], limits: ServiceLimits | None = No
         # Each admitted request may wait on a worker thread for its next piece: with fewer threads than
         # requests, the queue's own bound (a 503) could never be reached before requests hang.
         anyio.to_thread.current_default_thread_limiter().total_tokens = parts.max_queue + SPARE_THREADS
-        app.state.service = TwinService(parts, metrics)
-        logger.info("The twin is ready ({})", app.state.service.model_name)
+        service = app.state.service = TwinService(parts, metrics)
+        reloader = Reloader(service, parts.source, metrics.model_reloads)
+        logger.info("The twin is ready ({})", service.model_name)
+        reloader.start()
         yield
-        app.state.service.close()
+        reloader.stop()
+        service.close()
 
     app = FastAPI(title="LLM Twin", version="1", lifespan=lifespan)
     app.state.limits = limits or ServiceLimits()

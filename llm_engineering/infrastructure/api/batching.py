@@ -23,7 +23,8 @@ from llm_engineering.domain.generation import Completion, Conversation, Generati
 
 
 class QueueConfig(BaseModel):
-    """The one queue in front of the served model (`queue:` in configs/inference.yaml)."""
+    """The one queue in front of the served model, and how often that model follows the registry (`queue:` in
+    configs/inference.yaml)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -33,6 +34,12 @@ class QueueConfig(BaseModel):
         64, ge=1, description="Most requests answered at once, retrieval to last token; one more gets a 503."
     )
     max_new_tokens: int = Field(512, ge=1, description="Most tokens a client may ask for in one answer.")
+    reload_interval_s: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds between looks at the registry's production version, which the service loads and "
+        "swaps in when it changes; 0 never looks (a SERVICE_MODEL_DIR model is never swapped).",
+    )
 
 
 PIECE_TIMEOUT_S = 300.0  # longest a stream's reader waits for its next piece, time in the queue included

@@ -59,6 +59,12 @@ class ServiceMetrics:
             "twin_trace_failures", "Traces a monitoring sink failed to record", registry=r
         )
         self.feedback = Counter("twin_feedback", "Feedback by rating", ["rating"], registry=r)
+        self.model_reloads = Counter(
+            "twin_model_reloads",
+            "Attempts to follow a new production version, by outcome (loaded, failed)",
+            ["outcome"],
+            registry=r,
+        )
 
     def render(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest

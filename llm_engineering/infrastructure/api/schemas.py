@@ -143,6 +143,9 @@ class ChatCompletionRequest(BaseModel):
 class HealthResponse(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+    model_version: str | None = Field(
+        None, description="The registry version answering now; None for a pinned folder or the LLM_BACKEND."
+    )
 
 
 class ErrorResponse(BaseModel):

@@ -5,14 +5,19 @@ from pathlib import Path
 from typing import Any
 
 from llm_engineering.application.answering import AnswerConfig
-from llm_engineering.application.ports import ChatModel, Reranker, TraceSink
+from llm_engineering.application.ports import ChatModel, DocumentStore, Reranker, TraceSink, VectorIndex
 from llm_engineering.application.retrieval import HybridReranker, RetrievalConfig, Retriever
+from llm_engineering.application.serving import ServedFrom, ServedModel
 from llm_engineering.domain.exceptions import CollectionNotFoundError, TwinError
 from llm_engineering.domain.features import EMBEDDED_COLLECTIONS
 from llm_engineering.infrastructure import container
 from llm_engineering.infrastructure.api.batching import DynamicBatcher, QueueConfig
-from llm_engineering.infrastructure.api.service import TwinParts
-from llm_engineering.infrastructure.container.models import served_model, serving_chat_model
+from llm_engineering.infrastructure.api.service import ModelSource, TwinParts, served_version
+from llm_engineering.infrastructure.container.models import (
+    get_model_registry,
+    served_model,
+    serving_chat_model,
+)
 from llm_engineering.infrastructure.settings import Settings
 
 
@@ -54,9 +59,11 @@ def read_queue_config(path: Path | None) -> QueueConfig:
     return QueueConfig.model_validate(_read_service_yaml(path).get("queue") or {})
 
 
-def build_retriever(config: RetrievalConfig, expander: ChatModel) -> Retriever:
+def build_retriever(
+    config: RetrievalConfig, expander: ChatModel, reranker: Reranker | None = None
+) -> Retriever:
     """The service's retriever over the configured stores: self-query on the warehouse's authors, query
-    expansion by `expander`, and the configured reranker."""
+    expansion by `expander`, and `reranker` (by default the configured one, loaded now)."""
     warehouse = container.get_warehouse()
 
     def authors() -> Mapping[str, str]:
@@ -66,17 +73,25 @@ def build_retriever(config: RetrievalConfig, expander: ChatModel) -> Retriever:
     return Retriever(
         container.get_vector_index(),
         container.get_embedder(),
-        build_reranker(settings),
+        reranker or build_reranker(settings),
         expander,
         authors,
         config,
     )
 
 
+def load_served_model() -> tuple[ServedModel, ChatModel]:
+    """The serving policy's choice now (`container.models.served_model`) and its chat model, loaded: what
+    the service swaps in when the registry's production version changes."""
+    served = served_model()
+    return served, serving_chat_model(served)
+
+
 def build_parts(config: AnswerConfig, queue: QueueConfig | None = None) -> TwinParts:
     """Everything the service needs, built once; the model and embedder load now, not on the first request.
-    The model is the serving policy's choice (`container.models.served_model`), behind the one batcher that
-    query expansion and answers both queue in (the service closes it when it stops)."""
+    The model is the serving policy's choice, behind the one batcher that query expansion and answers both
+    queue in (the service closes it when it stops). The service then follows the registry's production
+    version (`load_served_model`), each behind a batcher and retriever of its own."""
     settings = container.get_settings()
     warehouse, index, embedder = (
         container.get_warehouse(),
@@ -92,7 +107,35 @@ def build_parts(config: AnswerConfig, queue: QueueConfig | None = None) -> TwinP
     queue = queue or QueueConfig()
     model = serving_chat_model(served)
     batcher = DynamicBatcher(model, queue.max_batch, queue.max_wait_s, queue.max_queue)
-    retriever = build_retriever(config.retrieval, batcher)
+    reranker = build_reranker(settings)  # one for every version served: a cross-encoder loads once
+
+    def retriever(expander: ChatModel) -> Retriever:
+        return build_retriever(config.retrieval, expander, reranker)
+
+    return TwinParts(
+        retriever=retriever(batcher),
+        model=batcher,
+        monitoring=container.get_feedback_store(),
+        config=config,
+        model_version=served_version(served),
+        extra_sinks=trace_sinks(settings),
+        ready_checks={**store_checks(warehouse, index), **model_checks(model)},
+        max_batch=queue.max_batch,
+        max_wait_s=queue.max_wait_s,
+        max_queue=queue.max_queue,
+        max_new_tokens=queue.max_new_tokens,
+        source=ModelSource(
+            registry=get_model_registry(),
+            load=load_served_model,
+            retriever=retriever,
+            pinned=served.source is ServedFrom.PINNED,
+            interval_s=queue.reload_interval_s,
+        ),
+    )
+
+
+def store_checks(warehouse: DocumentStore, index: VectorIndex) -> dict[str, Callable[[], None]]:
+    """Readiness checks of the warehouse and the feature store."""
 
     def warehouse_answers() -> None:
         warehouse.list_users()
@@ -104,23 +147,7 @@ def build_parts(config: AnswerConfig, queue: QueueConfig | None = None) -> TwinP
             except CollectionNotFoundError:
                 continue  # an author without posts has no embedded_posts
 
-    return TwinParts(
-        retriever=retriever,
-        model=batcher,
-        monitoring=container.get_feedback_store(),
-        config=config,
-        model_version=str(served.version.number) if served.version else None,
-        extra_sinks=trace_sinks(settings),
-        ready_checks={
-            "warehouse": warehouse_answers,
-            "feature_store": feature_store_answers,
-            **model_checks(model),
-        },
-        max_batch=queue.max_batch,
-        max_wait_s=queue.max_wait_s,
-        max_queue=queue.max_queue,
-        max_new_tokens=queue.max_new_tokens,
-    )
+    return {"warehouse": warehouse_answers, "feature_store": feature_store_answers}
 
 
 def model_checks(model: ChatModel) -> dict[str, Callable[[], None]]:

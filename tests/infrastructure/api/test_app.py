@@ -1,6 +1,7 @@
 """Every endpoint of the inference service over HTTP, on fakes and an embedded warehouse."""
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from llm_engineering.domain.exceptions import (
     TwinError,
     WarehouseUnavailableError,
 )
+from llm_engineering.domain.feedback import UNKNOWN_SOURCE, feedback_source
 from llm_engineering.domain.generation import TWIN_SYSTEM_PROMPT, ChatMessage, GenerationConfig
 from llm_engineering.domain.inference import Trace
 from llm_engineering.infrastructure.api.app import ServiceLimits
@@ -124,6 +126,23 @@ def test_feedback_is_stored_against_an_answer(url: str, parts: TwinParts) -> Non
     assert response.status_code == 201 and response.json()["answer_id"] == answer_id
     [stored] = list(parts.monitoring.iter_feedback())
     assert (stored.answer_id, stored.rating, stored.correction) == (answer_id, "down", sent["correction"])
+    assert re.fullmatch("[0-9a-f]{16}", stored.source) and stored.source != UNKNOWN_SOURCE
+
+
+def test_feedback_names_its_client_by_a_salted_hash_never_the_key(parts: TwinParts) -> None:
+    key = "s3cret-key"
+    with running(lambda: parts, ServiceLimits(api_key=SecretStr(key))) as url:
+        headers = {"Authorization": f"Bearer {key}"}
+        answer_id = httpx.post(f"{url}/rag", json={"query": QUESTION}, headers=headers, timeout=10).json()[
+            "answer_id"
+        ]
+        for rating in ("up", "down"):
+            sent = {"answer_id": answer_id, "rating": rating}
+            assert httpx.post(f"{url}/feedback", json=sent, headers=headers, timeout=5).status_code == 201
+    stored = list(parts.monitoring.iter_feedback())
+    assert [item.source for item in stored] == [feedback_source("127.0.0.1", key)] * 2
+    assert all(key not in item.source and "127.0.0.1" not in item.source for item in stored)
+    assert feedback_source("127.0.0.1", key) != feedback_source("127.0.0.1", "another-key")
 
 
 @pytest.mark.parametrize(
@@ -216,7 +235,11 @@ def test_an_answer_leaking_the_system_prompt_is_replaced(tmp_path: Path) -> None
 
 
 def test_health_ready_and_metrics(url: str) -> None:
-    assert httpx.get(f"{url}/health", timeout=5).json() == {"status": "ok", "checks": {}}
+    assert httpx.get(f"{url}/health", timeout=5).json() == {
+        "status": "ok",
+        "checks": {},
+        "model_version": "7",
+    }
     httpx.post(f"{url}/rag", json={"query": QUESTION}, timeout=10)
     metrics = httpx.get(f"{url}/metrics", timeout=5).text
     assert 'twin_requests_total{endpoint="/rag",status="200"} 1.0' in metrics
@@ -265,7 +288,11 @@ def test_a_store_that_is_down_gives_503_and_the_service_recovers(tmp_path: Path)
         assert failed.status_code == 503 and "Qdrant at qdrant:6333" in failed.json()["detail"]
         assert failed.headers["Retry-After"]
         down.clear()
-        assert httpx.get(f"{url}/ready", timeout=5).json() == {"status": "ok", "checks": {"warehouse": "ok"}}
+        assert httpx.get(f"{url}/ready", timeout=5).json() == {
+            "status": "ok",
+            "checks": {"warehouse": "ok"},
+            "model_version": "7",
+        }
         assert httpx.post(f"{url}/rag", json={"query": QUESTION}, timeout=10).status_code == 200
 
 

@@ -18,17 +18,19 @@ router = APIRouter()
 
 
 @router.get("/health", response_model=s.HealthResponse)
-async def health() -> s.HealthResponse:
-    """Liveness: the process answers."""
-    return s.HealthResponse(status="ok")
+async def health(twin: Twin) -> s.HealthResponse:
+    """Liveness: the process answers, with the version it answers with."""
+    return s.HealthResponse(status="ok", model_version=twin.model_version)
 
 
 @router.get("/ready", response_model=s.HealthResponse, responses={503: {"model": s.HealthResponse}})
 async def ready(twin: Twin) -> Any:
-    """Readiness: every store and model server an answer needs answers."""
+    """Readiness: every store and model server an answer needs answers; and which version answers."""
     checks = await run_in_threadpool(run_checks, twin.parts.ready_checks)
     ok = all(result == "ok" for result in checks.values())
-    payload = s.HealthResponse(status="ok" if ok else "unavailable", checks=checks)
+    payload = s.HealthResponse(
+        status="ok" if ok else "unavailable", checks=checks, model_version=twin.model_version
+    )
     return JSONResponse(payload.model_dump(), status_code=200 if ok else 503)
 
 

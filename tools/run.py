@@ -185,6 +185,8 @@ def main() -> None:
     from tools.ml_service import ask, serve
     from tools.publish import push_command
     from tools.registry import models
+    from tools.scheduling import schedules
+    from tools.snapshots import snapshots
     from tools.stack import export_settings_command, stack
 
     cli.add_command(data_warehouse, "data-warehouse")
@@ -195,6 +197,8 @@ def main() -> None:
     cli.add_command(export_settings_command)
     cli.add_command(serve)
     cli.add_command(ask)
+    cli.add_command(schedules)
+    cli.add_command(snapshots)
     cli()
 
 

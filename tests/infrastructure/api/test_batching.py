@@ -400,7 +400,10 @@ def test_sixty_four_concurrent_streams_on_the_local_engine_all_finish(
     """64 streams at once on the real SmolLM2 on CTranslate2, as the service serves it by default: every one
     ends with `done`, the engine answering them in batches."""
     from llm_engineering.infrastructure.llm.local.ctranslate import CTranslate2ChatModel
+    from tests.infrastructure.llm.test_ctranslate import linked_copy
 
-    events, sizes = serve_concurrent_streams(tmp_path / "data", CTranslate2ChatModel(smollm2_dir), streams=64)
+    # The engine converts next to its model folder: a linked copy keeps the shared one's parent clean.
+    model = CTranslate2ChatModel(linked_copy(smollm2_dir, tmp_path / "engine" / "smollm2"))
+    events, sizes = serve_concurrent_streams(tmp_path / "data", model, streams=64)
     assert all(kinds[0] == "sources" and kinds[-1] == "done" for kinds in events), events
     assert sum(sizes) == 64 and max(sizes) > 1

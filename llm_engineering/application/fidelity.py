@@ -11,6 +11,8 @@ readable terms where a gap comes from.
 
 Impostors make the verifier learn what sets the author apart from other writers, not only from the
 base model; without them "attributed" means "not the base model's voice" (see measure_style_fidelity).
+A text is attributed at a probability of CUT_OFF, so the verifier's probabilities must hold for texts
+it never saw (calibrated on held-out folds), or the author's own unseen writing falls short of it.
 """
 
 import random
@@ -25,6 +27,8 @@ from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.stylometry import StyleProfile, feature_differences, profile, profile_distance
 
 AUTHOR, BASE = "author", "base"
+CUT_OFF = 0.5
+"""A text is attributed to the author when the verifier's probability is at least this."""
 MIN_TEXTS = 4
 GAPS_KEPT = 5
 BLANK_LINE = re.compile(r"\n\s*\n")
@@ -36,7 +40,7 @@ class LabelFidelity(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     probabilities: list[float] = Field(description="Per item, the verifier's probability of the author.")
-    attributed: list[float] = Field(description="Per item, 1.0 where that probability is at least 0.5.")
+    attributed: list[float] = Field(description="Per item, 1.0 where that probability is at least CUT_OFF.")
     mean_probability: float
     share: Interval = Field(description="Share of items attributed to the author, with its interval.")
     profile_distance: float = Field(
@@ -191,7 +195,7 @@ def _top(gaps: dict[str, float]) -> dict[str, float]:
 def _label(
     probabilities: Sequence[float], distance: float, gaps: dict[str, float], cross_fitted: bool, seed: int
 ) -> LabelFidelity:
-    attributed = [1.0 if p >= 0.5 else 0.0 for p in probabilities]
+    attributed = [1.0 if p >= CUT_OFF else 0.0 for p in probabilities]
     return LabelFidelity(
         probabilities=list(probabilities),
         attributed=attributed,

@@ -33,6 +33,8 @@ FUNCTION_WORDS = (
     "not", "there", "here", "very", "just", "only", "also", "even", "again",
 )  # fmt: skip
 
+FUNCTION_WORD_SET = frozenset(FUNCTION_WORDS)
+
 # Counted per 100 words. Straight and curly double quotes count; single quotes are left out because
 # they are mostly apostrophes.
 PUNCTUATION = {
@@ -57,6 +59,8 @@ EPSILON = 1e-9
 
 # Letters only, with inner apostrophes (straight or curly): "don't" is one word, "512" none.
 WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
+LETTERS = re.compile(r"[^\W\d_]+")
+DIGIT = re.compile(r"\d")
 # A run of end marks (closing quotes and brackets included) before a space, or a blank line.
 SENTENCE_END = re.compile(r"[.!?\u2026]+[\"\u201d\u2019)\]]*(?:\s+|$)|\n\s*\n")
 
@@ -117,6 +121,21 @@ def profile(texts: Sequence[str]) -> StyleProfile:
         function_words={word: counts[word] / len(words) for word in FUNCTION_WORDS},
         words=len(words),
     )
+
+
+def mask_content_words(text: str) -> str:
+    """`text` with every letter of a word outside FUNCTION_WORDS turned into "*" and every digit into "#".
+
+    Stamatatos's text distortion: what is left (function words, punctuation, word and sentence lengths,
+    spacing) is how the text is written, with its topic masked out.
+
+    >>> mask_content_words("Then I cut 512 tokens, and didn't look back!")
+    "Then I *** ### ******, and ****'* **** ****!"
+    """
+    kept = LETTERS.sub(
+        lambda word: word[0] if word[0].lower() in FUNCTION_WORD_SET else "*" * len(word[0]), text
+    )
+    return DIGIT.sub("#", kept)
 
 
 def moving_type_token_ratio(words: Sequence[str], window: int = MATTR_WINDOW) -> float:

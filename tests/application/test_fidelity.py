@@ -4,11 +4,13 @@ import csv
 import html
 import re
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
+from statistics import mean
 
 import pytest
 
-from llm_engineering.application.fidelity import StyleFidelity, measure_style_fidelity, paragraphs
+from llm_engineering.application.fidelity import CUT_OFF, StyleFidelity, measure_style_fidelity, paragraphs
 from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.stylometry import profile, profile_distance
 from llm_engineering.infrastructure.style_verifier import CharNgramVerifier
@@ -17,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples" / "iris-calder"
 # Not under tests/data: the .gitignore leaves every data/ folder out of the repository.
 STYLE_DATA = ROOT / "tests" / "fixtures" / "style"
+IMPOSTORS = STYLE_DATA / "impostors"
 MIN_WORDS = 25
 HTML_PARAGRAPH = re.compile(r"<p\b[^>]*>(.*?)</p>", re.DOTALL)
 TAG = re.compile(r"<[^>]+>")
@@ -164,6 +167,13 @@ def fixture_paragraphs(name: str) -> list[str]:
     return paragraphs([(STYLE_DATA / name).read_text(encoding="utf-8")], MIN_WORDS)
 
 
+def impostor_voices() -> dict[str, list[str]]:
+    """Writing by other people, one voice per file of impostors/ (see its README); never the other author."""
+    return {
+        path.stem: fixture_paragraphs(f"impostors/{path.name}") for path in sorted(IMPOSTORS.glob("*.txt"))
+    }
+
+
 @pytest.fixture(scope="module")
 def corpora() -> dict[str, list[str]]:
     """Her Medium articles are the author's held-out writing; her newsletter, notes and posts stay unseen."""
@@ -175,7 +185,8 @@ def corpora() -> dict[str, list[str]]:
         "base": generic[:24],
         "generic": generic[24:],
         "other_author": fixture_paragraphs("other_author.txt"),
-        "impostors": fixture_paragraphs("impostors.txt"),
+        # impostors.txt holds four voices; impostors/ ten more, a file each.
+        "impostors": [*fixture_paragraphs("impostors.txt"), *chain.from_iterable(impostor_voices().values())],
     }
 
 
@@ -187,7 +198,7 @@ def fidelity(corpora: dict[str, list[str]]) -> StyleFidelity:
 
 @pytest.fixture(scope="module")
 def fidelity_with_impostors(corpora: dict[str, list[str]]) -> StyleFidelity:
-    """The same, with other writers (impostors.txt, never the other author) among the negatives."""
+    """The same, with other writers (fourteen voices, never the other author) among the negatives."""
     contestants = {name: corpora[name] for name in ("elsewhere", "generic", "other_author")}
     return measure_style_fidelity(
         CharNgramVerifier(),
@@ -222,7 +233,7 @@ def test_without_impostors_a_different_author_is_attributed(fidelity: StyleFidel
 
 def test_impostors_push_a_different_author_below_the_cut_off(fidelity_with_impostors: StyleFidelity) -> None:
     labels = fidelity_with_impostors.labels
-    assert fidelity_with_impostors.impostors == 40
+    assert fidelity_with_impostors.impostors == 140
     assert labels["other_author"].share.estimate < 0.5
     # Both scored by the verifier fitted on everything, so the gap does not hang on the fold draw.
     assert labels["other_author"].share.estimate <= labels["elsewhere"].share.estimate - 0.25
@@ -237,19 +248,28 @@ def test_impostors_keep_the_author_above_and_generic_text_at_the_floor(
     assert max(labels["base"].share.estimate, labels["generic"].share.estimate) <= 0.2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with 40 impostor paragraphs the verifier ranks the author's unseen paragraphs above the other "
-    "author's with an AUC of only about 0.75, so no cut-off, regularisation or class weighting gives both "
-    "a ceiling of 0.8 and a different author at 0.3 or less; it needs more impostor writing or a stronger "
-    "verifier",
-)
 def test_a_different_author_scores_low_while_the_author_stays_at_the_ceiling(
     fidelity_with_impostors: StyleFidelity,
 ) -> None:
+    """Three things get here together: fourteen impostor voices, the topic-masked n-grams (the other
+    author writes on her topics) and probabilities calibrated on held-out folds (the 0.5 cut-off)."""
     labels = fidelity_with_impostors.labels
     assert labels["author"].share.estimate >= 0.8
     assert labels["other_author"].share.estimate <= 0.3
+
+
+def test_an_impostor_voice_left_out_of_fitting_is_attributed_far_less_than_the_author(
+    corpora: dict[str, list[str]], fidelity_with_impostors: StyleFidelity
+) -> None:
+    """The same claim on more writers than the other author: each voice of impostors/ in turn is left out
+    of the negatives and scored. Voices near hers (plain first-person prose) still pass at times, so the
+    bound is on the mean over voices: under half the author's own cross-fitted share."""
+    shares = []
+    for held_out in impostor_voices().values():
+        negatives = [*corpora["base"], *(text for text in corpora["impostors"] if text not in held_out)]
+        fitted = CharNgramVerifier().fit(corpora["articles"], negatives)
+        shares.append(mean(p >= CUT_OFF for p in fitted.author_probability(held_out)))
+    assert mean(shares) < fidelity_with_impostors.labels["author"].share.estimate / 2
 
 
 def test_profile_distance_ranks_the_authors_unseen_writing_closest(fidelity: StyleFidelity) -> None:

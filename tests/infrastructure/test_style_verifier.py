@@ -40,3 +40,13 @@ def test_probabilities_are_per_text_in_order_and_lean_the_right_way() -> None:
 def test_fewer_than_two_texts_on_a_side_are_refused(author: list[str], other: list[str]) -> None:
     with pytest.raises(TwinError, match="at least 2 texts on each side"):
         CharNgramVerifier().fit(author, other)
+
+
+def test_a_side_with_fewer_texts_than_calibration_folds_still_fits() -> None:
+    fitted = CharNgramVerifier(calibration_folds=3).fit(AUTHOR[:2], OTHER)
+    assert len(fitted.author_probability(AUTHOR[2:])) == 2
+
+
+def test_fewer_than_two_calibration_folds_are_refused() -> None:
+    with pytest.raises(TwinError, match="at least 2 folds"):
+        CharNgramVerifier(calibration_folds=1).fit(AUTHOR, OTHER)

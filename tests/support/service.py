@@ -79,3 +79,20 @@ def running(build: Callable[[], TwinParts], limits: ServiceLimits | None = None)
     """Serve the app on a free port until the block ends; yields its base URL."""
     with served_in_thread(create_app(build, limits)) as url:
         yield url
+
+
+class ConversationRecorder(StreamingScriptedModel):
+    """Keeps every conversation it was asked, and ends answers as `finish_reason` says."""
+
+    finish_reason = "stop"
+
+    def __init__(self) -> None:
+        super().__init__(cite_first_source)
+        self.conversations: list[Conversation] = []
+
+    def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
+        self.conversations += conversations
+        return [
+            c.model_copy(update={"finish_reason": self.finish_reason})
+            for c in super().generate(conversations, config)
+        ]

@@ -3,7 +3,7 @@
 import dataclasses
 import re
 import threading
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID, uuid5
@@ -29,7 +29,13 @@ from llm_engineering.infrastructure.api.service import TwinParts
 from llm_engineering.infrastructure.crawlers.browser import BrowserPaths, headless_chromium
 from tests.support import rag
 from tests.support.fakes import HashingEmbedder, InMemoryVectorIndex, ScriptedChatModel
-from tests.support.service import StreamingScriptedModel, cite_first_source, fake_parts, running
+from tests.support.service import (
+    ConversationRecorder,
+    StreamingScriptedModel,
+    cite_first_source,
+    fake_parts,
+    running,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -43,23 +49,6 @@ class DrippingModel(StreamingScriptedModel):
     """Streams word by word with a pause between words, so a half-written answer can be seen."""
 
     pause_s = 0.3
-
-
-class ConversationRecorder(StreamingScriptedModel):
-    """Keeps every conversation it is asked, and ends answers as `finish_reason` says."""
-
-    finish_reason = "stop"
-
-    def __init__(self) -> None:
-        super().__init__(cite_first_source)
-        self.conversations: list[Conversation] = []
-
-    def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
-        self.conversations += conversations
-        return [
-            c.model_copy(update={"finish_reason": self.finish_reason})
-            for c in super().generate(conversations, config)
-        ]
 
 
 class HeldModel(StreamingScriptedModel):

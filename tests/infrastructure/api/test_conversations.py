@@ -12,26 +12,15 @@ import pytest
 from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
 from llm_engineering.infrastructure.api.app import ServiceLimits
 from llm_engineering.infrastructure.api.service import TwinParts
-from tests.support.service import StreamingScriptedModel, cite_first_source, fake_parts, running
+from tests.support.service import (
+    ConversationRecorder,
+    StreamingScriptedModel,
+    cite_first_source,
+    fake_parts,
+    running,
+)
 
 QUESTION = "How does Iris Calder chunk documents?"
-
-
-class ConversationRecorder(StreamingScriptedModel):
-    """Keeps every conversation it was asked, and ends answers as `finish_reason` says."""
-
-    finish_reason = "stop"
-
-    def __init__(self) -> None:
-        super().__init__(cite_first_source)
-        self.conversations: list[Conversation] = []
-
-    def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
-        self.conversations += conversations
-        return [
-            c.model_copy(update={"finish_reason": self.finish_reason})
-            for c in super().generate(conversations, config)
-        ]
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The inference service on a real uvicorn server on 127.0.0.1, built from fakes and an embedded warehouse."""
 
 import re
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
@@ -96,3 +97,21 @@ class ConversationRecorder(StreamingScriptedModel):
             c.model_copy(update={"finish_reason": self.finish_reason})
             for c in super().generate(conversations, config)
         ]
+
+
+class HeldModel(StreamingScriptedModel):
+    """Streams only once `release` is set, so requests pile up while it holds."""
+
+    def __init__(self) -> None:
+        super().__init__(cite_first_source)
+        self.release = threading.Event()
+
+    def stream(
+        self, conversation: Conversation, config: GenerationConfig
+    ) -> Generator[str, None, Completion]:
+        self.release.wait(timeout=30)
+        return (yield from super().stream(conversation, config))
+
+    def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
+        self.release.wait(timeout=30)
+        return super().generate(conversations, config)

@@ -3,7 +3,7 @@
 import dataclasses
 import re
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID, uuid5
@@ -23,7 +23,6 @@ from llm_engineering.domain.crawling import CrawlConfig
 from llm_engineering.domain.dialogue import title_from_link
 from llm_engineering.domain.documents import DataCategory
 from llm_engineering.domain.features import EMBEDDED_COLLECTIONS, Chunk
-from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
 from llm_engineering.infrastructure.api.app import ServiceLimits
 from llm_engineering.infrastructure.api.service import TwinParts
 from llm_engineering.infrastructure.crawlers.browser import BrowserPaths, headless_chromium
@@ -31,6 +30,7 @@ from tests.support import rag
 from tests.support.fakes import HashingEmbedder, InMemoryVectorIndex, ScriptedChatModel
 from tests.support.service import (
     ConversationRecorder,
+    HeldModel,
     StreamingScriptedModel,
     cite_first_source,
     fake_parts,
@@ -49,20 +49,6 @@ class DrippingModel(StreamingScriptedModel):
     """Streams word by word with a pause between words, so a half-written answer can be seen."""
 
     pause_s = 0.3
-
-
-class HeldModel(StreamingScriptedModel):
-    """Streams only once `release` is set, so a request stays in flight while it holds."""
-
-    def __init__(self) -> None:
-        super().__init__(cite_first_source)
-        self.release = threading.Event()
-
-    def stream(
-        self, conversation: Conversation, config: GenerationConfig
-    ) -> Generator[str, None, Completion]:
-        self.release.wait(timeout=WAIT_S)
-        return (yield from super().stream(conversation, config))
 
 
 @pytest.fixture(scope="module")

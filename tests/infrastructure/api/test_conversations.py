@@ -2,18 +2,19 @@
 conformance, and the service's answers to load, faults and oversized bodies."""
 
 import threading
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
-from llm_engineering.domain.generation import Completion, Conversation, GenerationConfig
+from llm_engineering.domain.generation import GenerationConfig
 from llm_engineering.infrastructure.api.app import ServiceLimits
 from llm_engineering.infrastructure.api.service import TwinParts
 from tests.support.service import (
     ConversationRecorder,
+    HeldModel,
     StreamingScriptedModel,
     cite_first_source,
     fake_parts,
@@ -125,24 +126,6 @@ def test_client_options_reach_the_model(tmp_path: Path) -> None:
             model="llm-twin", messages=[{"role": "user", "content": QUESTION}], temperature=0.9, top_p=0.5
         )
     assert (seen[0].temperature, seen[0].top_p) == (0.9, 0.5)
-
-
-class HeldModel(StreamingScriptedModel):
-    """Streams only once `release` is set, so requests pile up while it holds."""
-
-    def __init__(self) -> None:
-        super().__init__(cite_first_source)
-        self.release = threading.Event()
-
-    def stream(
-        self, conversation: Conversation, config: GenerationConfig
-    ) -> Generator[str, None, Completion]:
-        self.release.wait(timeout=30)
-        return (yield from super().stream(conversation, config))
-
-    def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[Completion]:
-        self.release.wait(timeout=30)
-        return super().generate(conversations, config)
 
 
 def test_a_busy_service_refuses_a_stream_with_503_before_it_starts(tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ def clean_text(text: str) -> str:
         fence = fence_opening(line)
         if fence is not None and fence_opening(raw) is None:
             # Cleaning made the fence (`&#96;&#96;&#96;` decoded): in Markdown an entity is never structure,
-            # so the line stays prose, its first backtick or tilde escaped, and later blocks keep their fences.
+            # so the line stays prose, its first backtick or tilde escaped; later blocks keep their fences.
             start = len(line) - len(line.lstrip(" "))
             line, fence = f"{line[:start]}\\{line[start:]}", None
         if (not line and (not lines or not lines[-1])) or _is_boilerplate(line):

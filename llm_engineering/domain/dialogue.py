@@ -3,7 +3,7 @@
 import re
 from urllib.parse import unquote, urlsplit
 
-from llm_engineering.domain.generation import ChatMessage, Conversation
+from llm_engineering.domain.generation import Conversation
 
 # Words that make a question lean on an earlier turn ("and what does she say about its cost?").
 _LEANING = re.compile(
@@ -27,6 +27,7 @@ def standalone_question(question: str, history: Conversation, max_turns: int) ->
     the user's `max_turns` latest earlier questions, which hold the names and topics it points back to; a
     question that stands alone is kept as it is, so a change of topic does not drag the old one along.
 
+    >>> from llm_engineering.domain.generation import ChatMessage
     >>> history = [ChatMessage(role="user", content="What does Iris write about heat pumps?"),
     ...            ChatMessage(role="assistant", content="She likes them.")]
     >>> standalone_question("And what does she say about their cost?", history, 2)
@@ -70,8 +71,3 @@ def title_from_link(link: str) -> str:
     name = re.sub(r"[-_](?=[0-9a-f]*\d)[0-9a-f]{8,}$", "", name)  # the id a platform appends to a slug
     words = re.sub(r"[-_+]+", " ", name).strip()
     return words[:1].upper() + words[1:] if words else link
-
-
-def as_turns(messages: list[ChatMessage]) -> Conversation:
-    """Only the user and assistant turns, in order (system messages travel separately)."""
-    return [message for message in messages if message.role in ("user", "assistant")]

@@ -10,6 +10,7 @@ from llm_engineering.application.ports import ChatModel, FeedbackStore, ModelReg
 from llm_engineering.application.retrieval import Retriever
 from llm_engineering.application.serving import ServedModel
 from llm_engineering.application.twin import AnswerEvent, Ask, Finished, Retrieved, Twin
+from llm_engineering.domain.exceptions import TwinError
 from llm_engineering.domain.inference import Trace
 from llm_engineering.infrastructure.api.batching import DynamicBatcher, ServiceBusyError
 from llm_engineering.infrastructure.api.prometheus import ServiceMetrics
@@ -177,7 +178,8 @@ class TwinService:
                 retrieved = event
             elif isinstance(event, Finished):
                 finished = event
-        assert retrieved is not None and finished is not None  # Twin.answer always yields both
+        if retrieved is None or finished is None:
+            raise TwinError("An answer ended without its retrieval or its end; the use case must yield both.")
         return Answered(retrieved, finished)
 
     def _admit(self) -> Served:

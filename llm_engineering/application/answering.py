@@ -147,7 +147,7 @@ def prepare(
     search = standalone_question(checked.text, turns, config.condense_turns)
     retrieval = retriever.retrieve(search)
     passages, screened = screening.screen(retrieval.chunks, config.guardrails)
-    context = fit_context(passages, config.max_context_chars) if passages else []
+    context = fit_context(passages, config.max_context_chars)
     window = recent_history(turns, config.history_messages, config.history_chars)
     return PreparedAnswer(
         question=checked.text,

@@ -12,6 +12,7 @@ from llm_engineering.application.answering import AnswerConfig
 from llm_engineering.application.datasets import DatasetConfig
 from llm_engineering.application.evaluation_config import EvaluationConfig
 from llm_engineering.domain.documents import DataCategory
+from llm_engineering.domain.refresh import RefreshConfig
 from llm_engineering.domain.training import TrainingConfig
 from llm_engineering.infrastructure.api.batching import QueueConfig
 from llm_engineering.infrastructure.container import get_warehouse
@@ -68,3 +69,20 @@ def test_the_sample_crawl_config_finds_the_samples_built_under_another_data_dir(
     [repository] = get_warehouse().iter_documents(DataCategory.REPOSITORIES)
     assert repository.link == built.repository.as_uri()
     assert step.run_metadata["documents_stored"] == 17  # the corpus's README counts them
+
+
+def test_continuous_training_uses_the_main_jobs_settings() -> None:
+    """configs/continuous_training.yaml repeats the main job's configs section by section; they must agree,
+    or a refresh would train and judge the twin otherwise than the run it refreshes."""
+    refresh = yaml.safe_load((CONFIGS / "continuous_training.yaml").read_text())["parameters"]
+
+    def parameters(file: str) -> dict[str, Any]:
+        return yaml.safe_load((CONFIGS / file).read_text())["parameters"]
+
+    crawl = parameters("digital_data_etl_iris_calder.yaml")
+    assert (refresh["user_full_name"], refresh["links"]) == (crawl["user_full_name"], crawl["links"])
+    assert refresh["instruct"] == parameters("generate_instruct_datasets.yaml")["config"]
+    assert refresh["preference"] == parameters("generate_preference_datasets.yaml")["config"]
+    assert refresh["training"] == parameters("training.yaml")["config"]
+    assert refresh["evaluation"] == parameters("evaluating.yaml")["config"]
+    RefreshConfig.model_validate(refresh["refresh"])

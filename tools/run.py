@@ -41,11 +41,20 @@ PIPELINES = {
         "end_to_end_data_iris_calder.yaml",
         "Crawl, build features and both datasets for one author, in one pipeline run.",
     ),
+    "continuous_training": (
+        "continuous_training.yaml",
+        "Refresh the twin from new writing and feedback: crawl, features, new samples, training, evaluation "
+        "and gated promotion, doing only the work that changed.",
+    ),
 }
 
 
 # Pipelines that build features, and the name of the FeatureConfig parameter that --allow-mass-removal sets.
-FEATURE_CONFIG_PARAMETERS = {"feature_engineering": "config", "end_to_end_data": "features"}
+FEATURE_CONFIG_PARAMETERS = {
+    "feature_engineering": "config",
+    "end_to_end_data": "features",
+    "continuous_training": "features",
+}
 ALLOW_MASS_REMOVAL = click.option(
     "--allow-mass-removal",
     is_flag=True,

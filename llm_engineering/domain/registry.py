@@ -43,6 +43,8 @@ class Key(StrEnum):
     STAGES = "stages"
     SYSTEM_PROMPT = "system_prompt"
     FEEDBACK_PAIRS = "feedback_pairs"
+    DATASETS = "datasets"
+    """The dataset artifact versions a version was trained on: artifact name → version id."""
     METRICS = "evaluation_metrics"
     """The candidate's metrics from its evaluation: a mapping of metric name to value."""
     FIDELITY = "style_fidelity"

@@ -8,7 +8,13 @@ from typing import Literal
 from datasets import Dataset, DatasetDict
 from loguru import logger
 
-from llm_engineering.domain.datasets import InstructDataset, PreferenceDataset
+from llm_engineering.domain.datasets import (
+    DatasetType,
+    InstructDataset,
+    InstructSample,
+    PreferenceDataset,
+    PreferenceSample,
+)
 from llm_engineering.domain.feedback import FeedbackPreference
 from llm_engineering.infrastructure.hub import HubPublisher, HubRepo, PublishedCommit
 
@@ -25,6 +31,21 @@ def to_dataset_dict(dataset: InstructDataset | PreferenceDataset) -> DatasetDict
         return Dataset.from_dict({column: [row[column] for row in rows] for column in columns})
 
     return DatasetDict({"train": as_dataset(dataset.train), "test": as_dataset(dataset.test)})
+
+
+def from_dataset_dict(
+    datasets: DatasetDict, dataset_type: DatasetType
+) -> InstructDataset | PreferenceDataset:
+    """The domain dataset of a DatasetDict `to_dataset_dict` wrote (extra columns are ignored)."""
+    kind = InstructDataset if dataset_type is DatasetType.INSTRUCTION else PreferenceDataset
+    sample = InstructSample if dataset_type is DatasetType.INSTRUCTION else PreferenceSample
+    columns = [*COLUMNS[kind], "category", "source_link"]
+
+    def samples(split: str) -> list:  # type: ignore[type-arg]
+        rows = datasets[split] if split in datasets else []
+        return [sample.model_validate({c: row[c] for c in columns}) for row in rows]
+
+    return kind(train=samples("train"), test=samples("test"))
 
 
 def export_dataset_dict(

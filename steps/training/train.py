@@ -29,11 +29,28 @@ def feedback_pairs(config: TrainingConfig) -> tuple[list[FeedbackPreference], di
     return pairs, report.model_dump(mode="json")
 
 
+def datasets_trained_on(recorded: dict[str, str] | None) -> dict[str, str]:
+    """The dataset artifact versions this training stands for, by artifact name: `recorded` when given (a
+    refresh trains on its new samples but stands for the merged datasets), else the step's own inputs."""
+    if recorded is not None:
+        return recorded
+    inputs = get_step_context().inputs
+    return {
+        inputs[name][0].artifact.name: str(inputs[name][0].id)
+        for name in ("instruct_datasets", "preference_datasets")
+        if inputs.get(name)
+    }
+
+
 @step
 def train_model(
-    config: TrainingConfig, instruct_datasets: DatasetDict, preference_datasets: DatasetDict
+    config: TrainingConfig,
+    instruct_datasets: DatasetDict,
+    preference_datasets: DatasetDict,
+    datasets: dict[str, str] | None = None,
 ) -> tuple[Annotated[TrainingResult, "training_result"], Annotated[HTMLString, "loss_curve"]]:
-    """Fine-tune the twin (SFT, then DPO when asked) and record where the merged model went."""
+    """Fine-tune the twin (SFT, then DPO when asked) and record where the merged model went and which
+    datasets (`datasets`: artifact name → version id; default: the inputs) it learned from."""
     settings = get_settings()
     run_name = get_step_context().pipeline_run.name
     feedback, feedback_report = feedback_pairs(config)
@@ -50,6 +67,7 @@ def train_model(
         Key.MODEL_DIR: result.model_dir,
         **({Key.ENGINE_DIR: str(engine_dir)} if engine_dir else {}),
         Key.FEEDBACK_PAIRS: feedback_report,
+        Key.DATASETS: datasets_trained_on(datasets),
         Key.METHOD: config.method,
         Key.SYSTEM_PROMPT: config.system_prompt,
         Key.STAGES: {stage: summary.model_dump() for stage, summary in result.stages.items()},

@@ -32,6 +32,11 @@ def standard_cron(cron: Cron) -> str:
     return cron.expression
 
 
+# Orchestrator flavors that, in the installed ZenML (0.98), refuse schedules for dynamic pipelines, and the
+# pipelines that are dynamic.
+NO_DYNAMIC_SCHEDULES = {"sagemaker"}
+DYNAMIC_PIPELINES = {"continuous_training"}
+
 # Orchestrator flavors whose scheduler reads another cron dialect than the standard five fields.
 CRON_DIALECTS: dict[str, Callable[[Cron], str]] = {"sagemaker": to_eventbridge_cron}
 
@@ -192,6 +197,12 @@ def create_in_zenml(
             "out --via to install a crontab line or systemd timer here instead."
         )
     key = pipeline.replace("-", "_")
+    if key in DYNAMIC_PIPELINES and orchestrator.flavor in NO_DYNAMIC_SCHEDULES:
+        raise click.ClickException(
+            f"ZenML's {orchestrator.flavor} orchestrator cannot schedule {key}, a dynamic pipeline. Run it "
+            "on a schedule from GitHub Actions (.github/workflows/continuous-training.yml, see the README), "
+            "or from this machine with --via cron or --via systemd."
+        )
     expression = CRON_DIALECTS.get(orchestrator.flavor, standard_cron)(cron)
     zenml.create(key, config or CONFIGS / PIPELINES[key][0], pipeline, expression)
     click.echo(

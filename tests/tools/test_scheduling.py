@@ -143,6 +143,24 @@ def test_refusals_say_why_and_install_nothing(home: Path, args: tuple[str, ...],
     assert zenml.created == [] and not (home / "crontab.txt").exists()
 
 
+def test_sagemaker_is_not_asked_to_schedule_a_dynamic_pipeline_and_the_refusal_names_the_other_ways(
+    home: Path,
+) -> None:
+    zenml = StandInSchedules(Orchestrator("aws", "sagemaker", schedulable=True))
+    result = invoke(zenml, home, "create", "continuous-training", "--cron", "0 3 * * *")
+    assert (
+        result.exit_code == 1 and "cannot schedule continuous_training, a dynamic pipeline" in result.output
+    )
+    assert "continuous-training.yml" in result.output and zenml.created == []
+
+    kubernetes = StandInSchedules(Orchestrator("k8s", "kubernetes", schedulable=True))
+    result = invoke(kubernetes, home, "create", "continuous-training", "--cron", "0 3 * * *")
+    assert result.exit_code == 0, result.output
+    assert kubernetes.created == [
+        ("continuous_training", CONFIGS / "continuous_training.yaml", "continuous-training", "0 3 * * *")
+    ]
+
+
 @pytest.fixture
 def schedulable_stack(tmp_path: Path) -> Iterator[None]:
     """A temporary ZenML store whose active stack's orchestrator is the schedulable stand-in."""

@@ -29,12 +29,8 @@ def report_refresh(
         )
     else:
         logger.info(plan.summary)
-    log_metadata(
-        metadata={
-            "summary": plan.summary,
-            "trained": training_result is not None,
-            "candidate_version": evaluation_report.candidate_version if evaluation_report else None,
-            "promoted": bool(promoted),
-        }
-    )
+    metadata: dict[str, object] = {"summary": plan.summary, "trained": training_result is not None}
+    if evaluation_report is not None:
+        metadata |= {"candidate_version": evaluation_report.candidate_version, "promoted": bool(promoted)}
+    log_metadata(metadata=metadata)
     return HTMLString(refresh_page(plan, new_samples, training_result, evaluation_report, promoted))

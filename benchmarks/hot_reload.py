@@ -15,6 +15,7 @@ as shipped), and requests that did not get a 200 from the promotion until then p
 """
 
 import argparse
+import logging
 import os
 import socket
 import subprocess
@@ -75,6 +76,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=24)
     args = parser.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     old, new = versions()
     new = args.version or new
     port = free_port()

@@ -193,6 +193,7 @@ def main() -> None:
     from tools.deploy import deploy
     from tools.ml_service import ask, serve
     from tools.publish import push_command
+    from tools.quickstart import quickstart
     from tools.registry import models
     from tools.scheduling import schedules
     from tools.snapshots import snapshots
@@ -208,6 +209,7 @@ def main() -> None:
     cli.add_command(ask)
     cli.add_command(schedules)
     cli.add_command(snapshots)
+    cli.add_command(quickstart)
     cli()
 
 

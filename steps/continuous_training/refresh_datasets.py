@@ -14,8 +14,8 @@ from llm_engineering.domain.refresh import RefreshConfig, RefreshPlan
 from llm_engineering.domain.registry import Artifact
 from llm_engineering.infrastructure.container import get_chat_model
 from llm_engineering.infrastructure.hf_datasets import from_dataset_dict, to_dataset_dict
-from steps.continuous_training.lineage import latest_artifact
 from llm_engineering.infrastructure.near_duplicates import near_duplicate_indices
+from steps.continuous_training.lineage import latest_artifact
 
 
 def _refreshed(

@@ -24,6 +24,7 @@ from llm_engineering.infrastructure.container.models import get_model_registry
 from pipelines import continuous_training
 from tests.pipelines.test_training_and_evaluating import QUICK, TINY
 from tests.support.chat_server import ChatServer, Reply
+from tests.support.zenml_store import isolated_zenml
 
 pytestmark = pytest.mark.slow
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "iris-calder"
@@ -82,7 +83,15 @@ def add_feedback(pairs: int) -> list[str]:
     return ids
 
 
-def test_a_refresh_does_only_the_work_that_changed(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_refresh_does_only_the_work_that_changed(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A store of its own: the versions and datasets it leaves would be the "latest" of other tests.
+    with isolated_zenml(tmp_path / "zenml"):
+        refresh_in_a_fresh_store(data_dir, monkeypatch)
+
+
+def refresh_in_a_fresh_store(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     notes = data_dir / "notes"
     shutil.copytree(SAMPLES / "notes", notes)
     registry = get_model_registry()

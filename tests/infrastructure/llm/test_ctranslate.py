@@ -294,3 +294,21 @@ def test_finish_reason_tells_an_answer_cut_at_max_new_tokens_from_one_that_ended
     )
     sampled = engine.sample([SUM], GenerationConfig(max_new_tokens=3, temperature=1.0, seed=5), 2)
     assert [answer.finish_reason for answer in sampled[0]] == ["length", "length"]
+
+
+def test_loading_and_sampling_leave_torchs_thread_count_as_it_was(model_dir: Path) -> None:
+    """Building a CTranslate2 generator sets the calling thread's OpenMP count to one; torch must keep its
+    own, or training and embedding later in the same process run on one core."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model = CTranslate2ChatModel(model_dir, threads=2)
+        model.generate([[ChatMessage(role="user", content="Say hi.")]], GREEDY)
+        assert torch.get_num_threads() == 2
+        sampled = GenerationConfig(max_new_tokens=4, temperature=0.7, seed=3)
+        model.generate([[ChatMessage(role="user", content="Say hi.")]], sampled)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

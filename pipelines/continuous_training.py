@@ -8,7 +8,7 @@ from llm_engineering.application.datasets import DatasetConfig
 from llm_engineering.application.evaluation_config import EvaluationConfig
 from llm_engineering.application.features import FeatureConfig
 from llm_engineering.domain.crawling import CrawlConfig
-from llm_engineering.domain.refresh import RefreshConfig
+from llm_engineering.domain.refresh import RefreshConfig, stages_to_train
 from llm_engineering.domain.registry import TWIN_MODEL_NAME, Artifact
 from llm_engineering.domain.training import TrainingConfig
 from steps.continuous_training import plan_refresh, refresh_datasets, report_refresh
@@ -86,11 +86,10 @@ def continuous_training(
         preference_all = preference_new = client.get_artifact_version(Artifact.PREFERENCE_DATASETS)
     continuing = plan.base_model_dir is not None
     sft_data, dpo_data = (instruct_new, preference_new) if continuing else (instruct_all, preference_all)
-    new_samples = {"sft": len(sft_data.load()["train"]), "dpo": len(dpo_data.load()["train"])}
-    # A stage with no rows to learn from is left out (DPO may still learn from feedback alone).
-    stages = [s for s in plan.stages if new_samples[s] or (s == "dpo" and plan.new_feedback_pairs)]
+    train_rows = {"sft": len(sft_data.load()["train"]), "dpo": len(dpo_data.load()["train"])}
+    stages = list(stages_to_train(plan, training.stages, train_rows))
     if not stages:
-        report_refresh(plan=plan_artifact, new_samples=new_samples)
+        report_refresh(plan=plan_artifact, train_rows=train_rows)
         return
     config = training.model_copy(
         update={
@@ -109,7 +108,7 @@ def continuous_training(
     promoted = promote_if_better(evaluation_report=report)
     report_refresh(
         plan=plan_artifact,
-        new_samples=new_samples,
+        train_rows=train_rows,
         training_result=result,
         evaluation_report=report,
         promoted=promoted,

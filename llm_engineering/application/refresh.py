@@ -60,11 +60,16 @@ def plan_refresh(
     rated: Sequence[RatedAnswer],
     rules: FeedbackRules | None,
     config: RefreshConfig,
+    *,
+    previous_preference: Sequence[CleanedDocument] | None,
 ) -> RefreshPlan:
-    """What this run does. `previous` holds the documents the latest datasets were built from (None: there
-    are none, or they did not record them); `latest_datasets` names those datasets' artifact versions;
+    """What this run does. `previous` and `previous_preference` hold the documents the latest instruction and
+    preference datasets were built from (None: there are none, or they did not record them; the two are
+    built by separate runs, so they may differ); `latest_datasets` names those datasets' artifact versions;
     `rules` is None when training does not use feedback."""
-    changes = source_changes(sources(previous or []), sources(current))
+    current_sources = sources(current)
+    changes = source_changes(sources(previous or []), current_sources)
+    preference_changes = source_changes(sources(previous_preference or []), current_sources)
     new_traces: list[str] = []
     new_pairs = 0
     if rules is not None:
@@ -74,6 +79,8 @@ def plan_refresh(
         new_pairs = len(fresh)
         new_traces = list(dict.fromkeys(t for pair in fresh for t in pair.trace_ids if t not in trained))
     production_dir = production.model_dir if production else None
+    trained_versions = [v.number for v in versions if v.model_dir is not None]
+    newest = max(trained_versions, default=None)
     plan = decide(
         changes,
         len(current),
@@ -83,6 +90,9 @@ def plan_refresh(
         new_feedback_pairs=new_pairs,
         production=(production.number, str(production_dir)) if production and production_dir else None,
         config=config,
+        preference_changes=preference_changes,
+        production_is_newest=production is None or newest is None or production.number >= newest,
+        feedback_used=rules is not None,
     )
     logger.info("Refresh plan: {}", plan.summary)
     return plan

@@ -90,7 +90,10 @@ class RefreshPlan(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    changes: SourceChanges
+    changes: SourceChanges = Field(
+        description="Documents against those the instruction dataset was built from."
+    )
+    preference_changes: SourceChanges = Field(description="The same against the preference dataset's.")
     documents: int = Field(ge=0, description="The author's documents in the feature store now.")
     first_datasets: bool = Field(description="No dataset existed yet: every document is new.")
     untrained_datasets: bool = Field(description="The latest datasets are newer than the newest version.")
@@ -130,41 +133,58 @@ def decide(
     new_feedback_pairs: int,
     production: tuple[int, str] | None,
     config: RefreshConfig,
+    preference_changes: SourceChanges | None = None,
+    production_is_newest: bool = True,
+    feedback_used: bool = True,
 ) -> RefreshPlan:
     """The plan for one run. New or changed writing regenerates samples and trains SFT then DPO; datasets
-    nobody trained on train SFT then DPO; enough new feedback alone trains DPO only. `production` is the
-    production version's number and model folder, continued from when `config.start_from` says so."""
+    nobody trained on train SFT then DPO; enough new feedback alone trains DPO only.
+
+    `changes` compares the documents with those the instruction dataset was built from, `preference_changes`
+    (default: the same) with the preference dataset's. `production` is the production version's number and
+    model folder: training continues from it when `config.start_from` says so and it is the newest trained
+    version; after a version that was not promoted, production has not learnt what that one did, so the base
+    model trains on everything."""
+    preference_changes = changes if preference_changes is None else preference_changes
     reasons: list[str] = []
     if first_datasets:
-        reasons.append(f"no datasets yet: samples for all {documents} documents")
+        reasons.append(f"no datasets with recorded sources yet: samples for all {documents} documents")
     elif changes.any:
-        counts = (len(changes.new), len(changes.changed), len(changes.removed))
-        reasons.append("{} new, {} changed, {} removed documents".format(*counts))
+        reasons.append(_counts(changes))
     else:
         reasons.append(f"the {documents} documents are those the latest datasets were built from")
-    generate = first_datasets or changes.any
+    if not first_datasets and preference_changes != changes and preference_changes.any:
+        reasons.append(f"the preference dataset: {_counts(preference_changes)}")
+    generate = first_datasets or changes.any or preference_changes.any
     if untrained_datasets:
         reasons.append("the latest datasets are newer than the newest model version")
-    enough_feedback = new_feedback_pairs >= config.min_new_feedback_pairs
-    reasons.append(
-        f"{new_feedback_pairs} new feedback pairs"
-        + (
-            ""
-            if enough_feedback or not new_feedback_pairs
-            else f" (fewer than {config.min_new_feedback_pairs})"
+    enough_feedback = feedback_used and new_feedback_pairs >= config.min_new_feedback_pairs
+    if not feedback_used:
+        reasons.append("feedback is not used (use_feedback is off or training has no DPO stage)")
+    else:
+        short = not enough_feedback and new_feedback_pairs
+        reasons.append(
+            f"{new_feedback_pairs} new feedback pairs"
+            + (f" (fewer than {config.min_new_feedback_pairs})" if short else "")
         )
-    )
     if generate or untrained_datasets:
         stages: tuple[str, ...] = ("sft", "dpo")
     elif enough_feedback:
         stages = ("dpo",)
     else:
         stages = ()
-    continue_from = production if stages and config.start_from is StartFrom.PRODUCTION else None
-    if stages and config.start_from is StartFrom.PRODUCTION and production is None:
+    wants_production = bool(stages) and config.start_from is StartFrom.PRODUCTION
+    continue_from = production if wants_production and production_is_newest else None
+    if wants_production and production is None:
         reasons.append("no production version yet, so the base model trains on everything")
+    elif wants_production and not production_is_newest:
+        reasons.append(
+            "the newest trained version is not production, so the base model trains on everything "
+            "(production never learnt what that version did)"
+        )
     return RefreshPlan(
         changes=changes,
+        preference_changes=preference_changes,
         documents=documents,
         first_datasets=first_datasets,
         untrained_datasets=untrained_datasets,
@@ -175,6 +195,21 @@ def decide(
         start_from_version=continue_from[0] if continue_from else None,
         base_model_dir=continue_from[1] if continue_from else None,
         reasons=tuple(reasons),
+    )
+
+
+def _counts(changes: SourceChanges) -> str:
+    counts = (len(changes.new), len(changes.changed), len(changes.removed))
+    return "{} new, {} changed, {} removed documents".format(*counts)
+
+
+def stages_to_train(plan: RefreshPlan, configured: Sequence[str], rows: Mapping[str, int]) -> tuple[str, ...]:
+    """The plan's stages that the training config runs and that have rows to learn from (`rows`: train rows
+    per stage); DPO also learns from new feedback alone."""
+    return tuple(
+        stage
+        for stage in plan.stages
+        if stage in configured and (rows.get(stage, 0) or (stage == "dpo" and plan.new_feedback_pairs))
     )
 
 

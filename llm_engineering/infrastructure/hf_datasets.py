@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from datasets import Dataset, DatasetDict
+from datasets import Dataset, DatasetDict, Features, Value
 from loguru import logger
 
 from llm_engineering.domain.datasets import (
@@ -26,9 +26,14 @@ def to_dataset_dict(dataset: InstructDataset | PreferenceDataset) -> DatasetDict
     """Train and test splits with the trainer's columns first, then `category` and `source_link`."""
     columns = [*COLUMNS[type(dataset)], "category", "source_link"]
 
+    # Typed, so that an empty split still has string columns (feedback pairs are appended to it later).
+    features = Features({column: Value("string") for column in columns})
+
     def as_dataset(samples: list) -> Dataset:  # type: ignore[type-arg]
         rows = [sample.model_dump(mode="json") for sample in samples]
-        return Dataset.from_dict({column: [row[column] for row in rows] for column in columns})
+        return Dataset.from_dict(
+            {column: [row[column] for row in rows] for column in columns}, features=features
+        )
 
     return DatasetDict({"train": as_dataset(dataset.train), "test": as_dataset(dataset.test)})
 

@@ -20,13 +20,13 @@ def _row(name: str, value: str) -> str:
 
 def refresh_page(
     plan: RefreshPlan,
-    new_samples: dict[str, int] | None,
+    train_rows: dict[str, int] | None,
     training: TrainingResult | None,
     evaluation: EvaluationReport | None,
     promoted: bool | None,
 ) -> str:
-    """The page: the plan's findings, the documents by change, samples added, training stages, and the
-    evaluation's verdict with its reason (or why nothing was trained)."""
+    """The page: the plan's findings, the documents by change, the train rows each stage had, training
+    stages, and the evaluation's verdict with its reason (or why nothing was trained)."""
     changes = plan.changes
     rows = [
         _row("Decision", html.escape(plan.summary)),
@@ -35,10 +35,11 @@ def refresh_page(
         _row("Removed documents", _list(changes.removed)),
         _row("New feedback pairs", f"{plan.new_feedback_pairs} ({len(plan.new_feedback_traces)} traces)"),
     ]
-    if new_samples is not None:
-        rows.append(
-            _row("New train samples", html.escape(", ".join(f"{k}: {v}" for k, v in new_samples.items())))
-        )
+    if train_rows is not None:
+        counts = ", ".join(f"{stage}: {count}" for stage, count in train_rows.items())
+        rows.append(_row("Train rows for each stage", html.escape(counts)))
+        if training is None:
+            rows.append(_row("Training", "none: no stage had rows to learn from; no model version was made"))
     if training is not None:
         stages = [
             f"{stage}: {s.steps} steps, loss {s.first_loss:.3f} → {s.last_loss:.3f}, {s.seconds:.0f} s"

@@ -21,7 +21,8 @@ def plan_refresh(
     from, and decide what this run generates and trains."""
     instruct = latest_artifact(Artifact.INSTRUCT_DATASETS)
     preference = latest_artifact(Artifact.PREFERENCE_DATASETS)
-    previous = documents_built_from(instruct) if instruct is not None and preference is not None else None
+    previous = documents_built_from(instruct) if instruct is not None else None
+    previous_preference = documents_built_from(preference) if preference is not None else None
     latest = {a.name: str(a.id) for a in (instruct, preference) if a is not None}
     registry = get_model_registry()
     uses_feedback = training.use_feedback and "dpo" in training.stages
@@ -34,6 +35,7 @@ def plan_refresh(
         get_feedback_store().rated_answers() if uses_feedback else [],
         training.feedback if uses_feedback else None,
         config,
+        previous_preference=previous_preference,
     )
     log_metadata(
         metadata={

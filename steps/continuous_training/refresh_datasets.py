@@ -15,7 +15,7 @@ from llm_engineering.domain.registry import Artifact
 from llm_engineering.infrastructure.container import get_chat_model
 from llm_engineering.infrastructure.hf_datasets import from_dataset_dict, to_dataset_dict
 from llm_engineering.infrastructure.near_duplicates import near_duplicate_indices
-from steps.continuous_training.lineage import latest_artifact
+from steps.continuous_training.lineage import documents_built_from, latest_artifact
 
 
 def _refreshed(
@@ -31,12 +31,13 @@ def _refreshed(
         if dataset_type is DatasetType.INSTRUCTION
         else Artifact.PREFERENCE_DATASETS
     )
-    previous = (
-        None if artifact is None or plan.first_datasets else from_dataset_dict(artifact.load(), dataset_type)
-    )
+    instruction = dataset_type is DatasetType.INSTRUCTION
+    # A dataset whose sources were not recorded is built again from every document, not merged into.
+    known = artifact is not None and documents_built_from(artifact) is not None
+    previous = from_dataset_dict(artifact.load(), dataset_type) if known and artifact is not None else None
     merged, new_train, generation, merge = refresh.refresh_dataset(
         documents.documents,
-        plan.changes,
+        plan.changes if instruction else plan.preference_changes,
         previous,
         get_chat_model(),
         dataset_type,
@@ -47,7 +48,7 @@ def _refreshed(
     log_metadata(
         metadata={
             str(dataset_type): {
-                "previous_version": str(artifact.id) if artifact is not None and previous else None,
+                "previous_version": str(artifact.id) if artifact is not None and previous else "none",
                 "merge": merge.model_dump(),
                 "generation": generation.model_dump(),
                 "counts": merged.counts(),

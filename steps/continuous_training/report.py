@@ -13,7 +13,7 @@ from llm_engineering.infrastructure.refresh_page import refresh_page
 @step(enable_cache=False)
 def report_refresh(
     plan: RefreshPlan,
-    new_samples: dict[str, int] | None = None,
+    train_rows: dict[str, int] | None = None,
     training_result: TrainingResult | None = None,
     evaluation_report: EvaluationReport | None = None,
     promoted: bool | None = None,
@@ -27,10 +27,12 @@ def report_refresh(
             outcome,
             evaluation_report.decision.reason,
         )
+    elif train_rows is not None:
+        logger.info("Nothing trained: no stage had rows to learn from ({})", train_rows)
     else:
         logger.info(plan.summary)
     metadata: dict[str, object] = {"summary": plan.summary, "trained": training_result is not None}
     if evaluation_report is not None:
         metadata |= {"candidate_version": evaluation_report.candidate_version, "promoted": bool(promoted)}
     log_metadata(metadata=metadata)
-    return HTMLString(refresh_page(plan, new_samples, training_result, evaluation_report, promoted))
+    return HTMLString(refresh_page(plan, train_rows, training_result, evaluation_report, promoted))

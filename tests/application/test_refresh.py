@@ -67,6 +67,7 @@ def test_feedback_any_version_learned_from_is_not_new() -> None:
         [corrected(n) for n in range(7)],
         FeedbackRules(min_pairs=5),
         RefreshConfig(min_new_feedback_pairs=5),
+        previous_preference=[document("a", "h1")],
     )
     assert plan.new_feedback_pairs == 5 and plan.new_feedback_traces == ("t2", "t3", "t4", "t5", "t6")
     assert plan.stages == ("dpo",) and plan.start_from_version == 3 and plan.base_model_dir == "/m/3"
@@ -74,9 +75,77 @@ def test_feedback_any_version_learned_from_is_not_new() -> None:
 
 def test_edited_writing_is_a_change_and_unknown_sources_are_a_first_build() -> None:
     current = [document("a", "h2"), document("b", "h1")]
+    built_from = [document("a", "h1"), document("b", "h1")]
     plan = plan_refresh(
-        current, [document("a", "h1"), document("b", "h1")], LATEST, [], None, [], None, RefreshConfig()
+        current, built_from, LATEST, [], None, [], None, RefreshConfig(), previous_preference=built_from
     )
     assert plan.changes.changed == ("a",) and plan.generate and plan.start_from_version is None
-    first = plan_refresh(current, None, {}, [], None, [], None, RefreshConfig())
+    assert "feedback is not used" in plan.summary
+    first = plan_refresh(current, None, {}, [], None, [], None, RefreshConfig(), previous_preference=None)
     assert first.first_datasets and first.changes.new == ("a", "b")
+    assert "no datasets with recorded sources yet" in first.summary
+
+
+def test_each_dataset_is_compared_with_the_documents_it_was_built_from() -> None:
+    """The two datasets come from separate runs: a post the preference dataset already has is new only to
+    the instruction dataset."""
+    current = [document("a", "h1"), document("c", "h1")]
+    plan = plan_refresh(
+        current,
+        [document("a", "h1")],
+        LATEST,
+        [],
+        None,
+        [],
+        None,
+        RefreshConfig(),
+        previous_preference=current,
+    )
+    assert plan.changes.new == ("c",) and not plan.preference_changes.any and plan.generate
+    only_preference = plan_refresh(
+        current,
+        current,
+        LATEST,
+        [],
+        None,
+        [],
+        None,
+        RefreshConfig(),
+        previous_preference=[document("a", "h1")],
+    )
+    assert only_preference.generate and only_preference.preference_changes.new == ("c",)
+    assert "the preference dataset: 1 new, 0 changed, 0 removed documents" in only_preference.summary
+
+
+def test_after_a_version_production_did_not_take_the_base_model_trains_on_everything() -> None:
+    """Production never learnt what the rejected version did, so continuing from it on the new rows alone
+    would lose that; the base model trains on the merged datasets instead."""
+    production = version(3, **{Key.DATASETS: LATEST})
+    rejected = version(4, **{Key.DATASETS: LATEST})
+    current = [document("a", "h1"), document("c", "h1")]
+    built_from = [document("a", "h1")]
+    plan = plan_refresh(
+        current,
+        built_from,
+        LATEST,
+        [production, rejected],
+        production,
+        [],
+        None,
+        RefreshConfig(),
+        previous_preference=built_from,
+    )
+    assert plan.stages == ("sft", "dpo") and plan.start_from_version is None and plan.base_model_dir is None
+    assert "the newest trained version is not production" in plan.summary
+    continuing = plan_refresh(
+        current,
+        built_from,
+        LATEST,
+        [production],
+        production,
+        [],
+        None,
+        RefreshConfig(),
+        previous_preference=built_from,
+    )
+    assert continuing.start_from_version == 3

@@ -11,6 +11,7 @@ from llm_engineering.domain.refresh import (
     decide,
     merge_refreshed,
     source_changes,
+    stages_to_train,
 )
 
 PRODUCTION = (4, "/models/v4")
@@ -126,3 +127,12 @@ def test_a_first_merge_is_the_fresh_dataset() -> None:
     fresh = InstructDataset(train=[sample("How do retries work", "a")], test=[sample("Why log", "b")])
     merged, new_train, report = merge_refreshed(None, fresh, frozenset(), ngram=8)
     assert merged == fresh and new_train == fresh.train and report.kept == report.stale == 0
+
+
+def test_a_stage_runs_when_the_config_has_it_and_it_has_rows_or_dpo_has_new_feedback() -> None:
+    writing = plan(changes=SourceChanges(new=("post",)))
+    assert stages_to_train(writing, ["sft", "dpo"], {"sft": 4, "dpo": 2}) == ("sft", "dpo")
+    assert stages_to_train(writing, ["sft"], {"sft": 4, "dpo": 2}) == ("sft",)
+    assert stages_to_train(writing, ["sft", "dpo"], {"sft": 0, "dpo": 0}) == ()
+    with_feedback = plan(changes=SourceChanges(new=("post",)), new_feedback_pairs=5)
+    assert stages_to_train(with_feedback, ["sft", "dpo"], {"sft": 0, "dpo": 0}) == ("dpo",)

@@ -5,11 +5,17 @@ from pathlib import Path
 
 from datasets import Dataset, DatasetDict
 
+from llm_engineering.domain.datasets import DatasetType, InstructDataset, InstructSample, PreferenceDataset
 from llm_engineering.domain.feedback import FeedbackPreference, FeedbackRules
 from llm_engineering.domain.inference import Feedback, Trace
 from llm_engineering.domain.training import TrainingConfig
 from llm_engineering.infrastructure.container import get_feedback_store
-from llm_engineering.infrastructure.hf_datasets import FEEDBACK_CATEGORY, with_feedback
+from llm_engineering.infrastructure.hf_datasets import (
+    FEEDBACK_CATEGORY,
+    from_dataset_dict,
+    to_dataset_dict,
+    with_feedback,
+)
 
 T0 = datetime(2025, 5, 4, 12, 0, tzinfo=UTC)
 
@@ -59,6 +65,20 @@ def test_feedback_pairs_become_train_rows_that_keep_their_trace_ids() -> None:
     ]
     assert merged["test"].to_list() == preference()["test"].to_list()
     assert with_feedback(preference(), [])["train"].to_list() == preference()["train"].to_list()
+
+
+def test_feedback_pairs_fill_an_empty_train_split_and_a_dataset_converts_back() -> None:
+    """A refresh whose new preference rows are none still trains DPO on feedback: the empty split must take
+    the pairs (an untyped empty column would refuse strings)."""
+    empty = to_dataset_dict(PreferenceDataset(train=[], test=[]))
+    merged = with_feedback(empty, [pair("Backoff keeps retries polite.", "No idea.", "a1")])
+    assert merged["train"]["source_link"] == ["feedback:a1"]
+
+    sample = InstructSample(
+        instruction="Why backoff?", output="It keeps retries polite.", category="articles", source_link="x"
+    )
+    dataset = InstructDataset(train=[sample], test=[])
+    assert from_dataset_dict(to_dataset_dict(dataset), DatasetType.INSTRUCTION) == dataset
 
 
 def test_the_training_step_pairs_the_warehouse_feedback_by_its_rules(data_dir: Path) -> None:

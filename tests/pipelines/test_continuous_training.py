@@ -149,6 +149,13 @@ def refresh_in_a_fresh_store(data_dir: Path, monkeypatch: pytest.MonkeyPatch) ->
         assert len(merged["train"]) + len(merged["test"]) > len(old["train"]) + len(old["test"])
         assert set(old["test"]["instruction"]) <= set(merged["test"]["instruction"])
         assert {"sft", "dpo"} == set(second.metadata[Key.STAGES])
+        # Continuing from production, it learnt the new rows alone, and stands for the merged datasets.
+        inputs = steps["train_model"].inputs
+        assert inputs["instruct_datasets"][0].artifact.name == "new_instruct_samples"
+        assert inputs["preference_datasets"][0].artifact.name == "new_preference_samples"
+        assert second.metadata[Key.DATASETS]["instruct_datasets"] == str(
+            Client().get_artifact_version("instruct_datasets").id
+        )
         assert "evaluate_models" in steps and "promote_if_better" in steps
 
         # Feedback alone: DPO only, from production, and the version records the traces it learned from.

@@ -36,12 +36,15 @@ def trained_feedback_traces(versions: Sequence[ModelVersion]) -> set[str]:
     return traces
 
 
-def datasets_untrained(latest_datasets: Mapping[str, str], versions: Sequence[ModelVersion]) -> bool:
+def datasets_untrained(
+    latest_datasets: Mapping[str, str], versions: Sequence[ModelVersion], new_train_rows: int | None = None
+) -> bool:
     """Whether the newest trained version (one that logged its model folder; a failed run's version did not)
     learned from other datasets than the latest ones. A version that did not record its datasets counts as
-    trained on them."""
+    trained on them; datasets a refresh merged without adding a train row (`new_train_rows` 0: documents
+    removed, or every new sample dropped) hold nothing to learn."""
     trained_versions = [v for v in versions if v.model_dir is not None]
-    if not latest_datasets:
+    if not latest_datasets or new_train_rows == 0:  # a refresh that added no train row: nothing to learn
         return False
     if not trained_versions:
         return True
@@ -62,11 +65,13 @@ def plan_refresh(
     config: RefreshConfig,
     *,
     previous_preference: Sequence[CleanedDocument] | None,
+    new_train_rows: int | None = None,
 ) -> RefreshPlan:
     """What this run does. `previous` and `previous_preference` hold the documents the latest instruction and
     preference datasets were built from (None: there are none, or they did not record them; the two are
     built by separate runs, so they may differ); `latest_datasets` names those datasets' artifact versions;
-    `rules` is None when training does not use feedback."""
+    `rules` is None when training does not use feedback; `new_train_rows` is what a refresh that merged the
+    latest datasets added to their train splits (None: they were not merged by a refresh)."""
     current_sources = sources(current)
     changes = source_changes(sources(previous or []), current_sources)
     preference_changes = source_changes(sources(previous_preference or []), current_sources)
@@ -85,7 +90,7 @@ def plan_refresh(
         changes,
         len(current),
         first_datasets=previous is None,
-        untrained_datasets=datasets_untrained(latest_datasets, versions),
+        untrained_datasets=datasets_untrained(latest_datasets, versions, new_train_rows),
         new_feedback_traces=new_traces,
         new_feedback_pairs=new_pairs,
         production=(production.number, str(production_dir)) if production and production_dir else None,

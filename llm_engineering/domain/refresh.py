@@ -24,6 +24,10 @@ S = TypeVar("S", InstructSample, PreferenceSample)
 D = TypeVar("D", InstructDataset, PreferenceDataset)
 
 
+NEW_TRAIN_ROWS = "new_train_rows"
+"""Metadata key on a dataset a refresh merged: how many train rows it added."""
+
+
 class SourceChanges(BaseModel):
     """Documents by link, compared with those the latest datasets were built from."""
 

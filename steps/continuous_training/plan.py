@@ -4,7 +4,7 @@ from zenml import log_metadata, step
 
 from llm_engineering.application import refresh
 from llm_engineering.domain.features import CleanedDocuments
-from llm_engineering.domain.refresh import RefreshConfig, RefreshPlan
+from llm_engineering.domain.refresh import NEW_TRAIN_ROWS, RefreshConfig, RefreshPlan
 from llm_engineering.domain.registry import Artifact
 from llm_engineering.domain.training import TrainingConfig
 from llm_engineering.infrastructure.container import get_feedback_store
@@ -24,6 +24,8 @@ def plan_refresh(
     previous = documents_built_from(instruct) if instruct is not None else None
     previous_preference = documents_built_from(preference) if preference is not None else None
     latest = {a.name: str(a.id) for a in (instruct, preference) if a is not None}
+    added = [a.run_metadata.get(NEW_TRAIN_ROWS) for a in (instruct, preference) if a is not None]
+    new_train_rows = sum(added) if added and all(isinstance(n, int) for n in added) else None
     registry = get_model_registry()
     uses_feedback = training.use_feedback and "dpo" in training.stages
     plan = refresh.plan_refresh(
@@ -36,6 +38,7 @@ def plan_refresh(
         training.feedback if uses_feedback else None,
         config,
         previous_preference=previous_preference,
+        new_train_rows=new_train_rows,
     )
     log_metadata(
         metadata={

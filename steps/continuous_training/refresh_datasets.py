@@ -10,7 +10,7 @@ from llm_engineering.application import refresh
 from llm_engineering.application.datasets import DatasetConfig
 from llm_engineering.domain.datasets import DatasetType
 from llm_engineering.domain.features import CleanedDocuments
-from llm_engineering.domain.refresh import RefreshConfig, RefreshPlan
+from llm_engineering.domain.refresh import NEW_TRAIN_ROWS, RefreshConfig, RefreshPlan
 from llm_engineering.domain.registry import Artifact
 from llm_engineering.infrastructure.container import get_chat_model
 from llm_engineering.infrastructure.hf_datasets import from_dataset_dict, to_dataset_dict
@@ -55,6 +55,9 @@ def _refreshed(
             }
         }
     )
+    # On the merged dataset: a version made from it has nothing more to learn than these rows (see the plan).
+    name = Artifact.INSTRUCT_DATASETS if instruction else Artifact.PREFERENCE_DATASETS
+    log_metadata(metadata={NEW_TRAIN_ROWS: len(new_train)}, artifact_name=name, infer_artifact=True)
     delta = type(merged)(train=new_train, test=merged.test)  # type: ignore[arg-type]
     return to_dataset_dict(merged), to_dataset_dict(delta)
 

@@ -53,6 +53,9 @@ def test_a_version_without_a_model_folder_did_not_train_and_one_without_datasets
     assert datasets_untrained(LATEST, [version(2)]) is False
     assert datasets_untrained(LATEST, []) is True
     assert datasets_untrained({}, []) is False
+    # Datasets a refresh merged without adding a train row (a removal) hold nothing to learn.
+    assert datasets_untrained(LATEST, [version(2, **{Key.DATASETS: {"instruct_datasets": "i1"}})], 0) is False
+    assert datasets_untrained(LATEST, [version(2, **{Key.DATASETS: {"instruct_datasets": "i1"}})], 3) is True
 
 
 def test_feedback_any_version_learned_from_is_not_new() -> None:

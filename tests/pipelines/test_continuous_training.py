@@ -145,6 +145,8 @@ def refresh_in_a_fresh_store(data_dir: Path, monkeypatch: pytest.MonkeyPatch) ->
         assert len(new_rows) > 0 and set(new_rows["source_link"]) == {
             (notes / "chunk-size-sweeps.md").as_uri()
         }
+        added = Client().get_artifact_version("instruct_datasets").run_metadata["new_train_rows"]
+        assert added == len(new_rows)
         old = first_instruct.load()
         assert len(merged["train"]) + len(merged["test"]) > len(old["train"]) + len(old["test"])
         assert set(old["test"]["instruction"]) <= set(merged["test"]["instruction"])

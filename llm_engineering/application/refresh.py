@@ -36,6 +36,11 @@ def trained_feedback_traces(versions: Sequence[ModelVersion]) -> set[str]:
     return traces
 
 
+def newest_trained(versions: Sequence[ModelVersion]) -> ModelVersion | None:
+    """The newest version that finished training (it logged its model folder; a failed run's did not)."""
+    return max((v for v in versions if v.model_dir is not None), key=lambda v: v.number, default=None)
+
+
 def datasets_untrained(
     latest_datasets: Mapping[str, str], versions: Sequence[ModelVersion], new_train_rows: int | None = None
 ) -> bool:
@@ -43,12 +48,12 @@ def datasets_untrained(
     learned from other datasets than the latest ones. A version that did not record its datasets counts as
     trained on them; datasets a refresh merged without adding a train row (`new_train_rows` 0: documents
     removed, or every new sample dropped) hold nothing to learn."""
-    trained_versions = [v for v in versions if v.model_dir is not None]
     if not latest_datasets or new_train_rows == 0:  # a refresh that added no train row: nothing to learn
         return False
-    if not trained_versions:
+    newest = newest_trained(versions)
+    if newest is None:
         return True
-    trained = max(trained_versions, key=lambda v: v.number).metadata.get(Key.DATASETS)
+    trained = newest.metadata.get(Key.DATASETS)
     if not isinstance(trained, Mapping):
         return False
     return any(trained.get(name) != artifact_id for name, artifact_id in latest_datasets.items())
@@ -84,8 +89,7 @@ def plan_refresh(
         new_pairs = len(fresh)
         new_traces = list(dict.fromkeys(t for pair in fresh for t in pair.trace_ids if t not in trained))
     production_dir = production.model_dir if production else None
-    trained_versions = [v.number for v in versions if v.model_dir is not None]
-    newest = max(trained_versions, default=None)
+    newest = newest_trained(versions)
     plan = decide(
         changes,
         len(current),
@@ -96,7 +100,7 @@ def plan_refresh(
         production=(production.number, str(production_dir)) if production and production_dir else None,
         config=config,
         preference_changes=preference_changes,
-        production_is_newest=production is None or newest is None or production.number >= newest,
+        production_is_newest=production is None or newest is None or production.number >= newest.number,
         feedback_used=rules is not None,
     )
     logger.info("Refresh plan: {}", plan.summary)

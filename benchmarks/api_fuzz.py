@@ -137,6 +137,9 @@ def main() -> None:
     logger.add(sys.stderr, level="WARNING")
     examples = args.examples or (25 if args.quick else 300)
 
+    # The checkout's `tests` package, ahead of site-packages: a sagemaker dependency (smdebug-rulesconfig)
+    # installs a top-level `tests` package of its own there.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.support.service import fake_parts, running
 
     with tempfile.TemporaryDirectory(prefix="twin-fuzz-") as folder:

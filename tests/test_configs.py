@@ -86,3 +86,5 @@ def test_continuous_training_uses_the_main_jobs_settings() -> None:
     assert refresh["training"] == parameters("training.yaml")["config"]
     assert refresh["evaluation"] == parameters("evaluating.yaml")["config"]
     RefreshConfig.model_validate(refresh["refresh"])
+    on_aws = yaml.safe_load((CONFIGS / "continuous_training.yaml").read_text())["steps"]["train_model"]
+    assert on_aws == yaml.safe_load((CONFIGS / "training.yaml").read_text())["steps"]["train_model"]

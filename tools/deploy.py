@@ -24,8 +24,7 @@ from llm_engineering.infrastructure.aws.deploy import (
     release_version,
     upload_model,
 )
-from llm_engineering.infrastructure.aws.endpoint_config import DeployConfig, ModelRelease
-from llm_engineering.infrastructure.aws.training import ROLE_ARN
+from llm_engineering.infrastructure.aws.endpoint_config import ROLE_ARN, DeployConfig, ModelRelease
 from llm_engineering.infrastructure.container import get_settings
 from llm_engineering.infrastructure.settings import Settings
 from tools.reporting import reported

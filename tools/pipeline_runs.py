@@ -22,6 +22,10 @@ from zenml.utils.time_utils import utc_now
 
 from llm_engineering.domain.exceptions import TwinError
 
+# ZenML's SageMaker orchestrator and step operator, and the project's repaired step operator
+# (`tools.flavors`).
+SAGEMAKER_FLAVORS = frozenset({"sagemaker", "twin_sagemaker"})
+
 # The key of a run's `extra` configuration that names the process running it (see `this_process`).
 OWNER_KEY = "llm_twin_process"
 LOCAL_FLAVOR = "local"
@@ -49,11 +53,31 @@ def run_options(client: Client) -> dict[str, Any]:
 
     With the local orchestrator the run records its process, and fails fast, so that the error a step raised
     reaches the command line as it is instead of ZenML's "Pipeline run has failed" (which the other
-    execution mode raises) and the pipeline stops at its first failed step.
+    execution mode raises) and the pipeline stops at its first failed step. When steps run on SageMaker (its
+    orchestrator or step operator), the run is checked first and runs in the pushed image (`tools.aws`).
     """
-    if orchestrator_flavor(client.active_stack_model.components) != LOCAL_FLAVOR:
-        return {}
-    return {"extra": {OWNER_KEY: this_process()}, "execution_mode": ExecutionMode.FAIL_FAST}
+    components = client.active_stack_model.components
+    options = remote_options(client) if runs_on_sagemaker(components) else {}
+    if orchestrator_flavor(components) == LOCAL_FLAVOR:
+        options |= {"extra": {OWNER_KEY: this_process()}, "execution_mode": ExecutionMode.FAIL_FAST}
+    return options
+
+
+def remote_options(client: Client) -> dict[str, Any]:
+    from llm_engineering.infrastructure.container import get_settings
+    from tools.aws import remote_run_options
+
+    return remote_run_options(client, get_settings())
+
+
+def runs_on_sagemaker(components: Mapping[StackComponentType, list[Any]]) -> bool:
+    """Whether the stack's orchestrator or one of its step operators is a SageMaker flavor."""
+    kinds = (StackComponentType.ORCHESTRATOR, StackComponentType.STEP_OPERATOR)
+    return any(
+        component.flavor_name in SAGEMAKER_FLAVORS
+        for kind in kinds
+        for component in components.get(kind) or []
+    )
 
 
 class DropTwinErrorTracebacks(logging.Filter):

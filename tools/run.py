@@ -7,11 +7,14 @@ from pathlib import Path
 import click
 from loguru import logger
 
+from tools.aws import configure_sagemaker_sdk
 from tools.reporting import reported
 
 # Every command runs with ZenML's analytics off: its calls block on closed networks.
 os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The SageMaker SDK with the project's defaults (telemetry off) unless the user names a defaults file.
+configure_sagemaker_sdk()
 
 CONFIGS = Path("configs")
 
@@ -184,11 +187,8 @@ def feature_store_summary_command() -> None:
                 click.echo(f"{collection}: not created yet (run `poe run-feature-engineering-pipeline`)")
 
 
-def main() -> None:
-    # loguru's default shows DEBUG, where failures keep their tracebacks: a command shows INFO and up,
-    # one line per event, unless LOGURU_LEVEL=DEBUG asks for everything.
-    logger.remove()
-    logger.add(sys.stderr, level=os.environ.get("LOGURU_LEVEL", "INFO"))
+def full_cli() -> click.Group:
+    """The command line with every group added (their modules load here, not for the pipeline commands)."""
     from tools.data_warehouse import data_warehouse
     from tools.deploy import deploy
     from tools.ml_service import ask, serve
@@ -198,19 +198,29 @@ def main() -> None:
     from tools.scheduling import schedules
     from tools.snapshots import snapshots
     from tools.stack import export_settings_command, stack
+    from tools.zenml_server import zenml_server
 
     cli.add_command(data_warehouse, "data-warehouse")
     models.add_command(push_command)
     cli.add_command(models)
     cli.add_command(deploy)
     cli.add_command(stack)
+    cli.add_command(zenml_server)
     cli.add_command(export_settings_command)
     cli.add_command(serve)
     cli.add_command(ask)
     cli.add_command(schedules)
     cli.add_command(snapshots)
     cli.add_command(quickstart)
-    cli()
+    return cli
+
+
+def main() -> None:
+    # loguru's default shows DEBUG, where failures keep their tracebacks: a command shows INFO and up,
+    # one line per event, unless LOGURU_LEVEL=DEBUG asks for everything.
+    logger.remove()
+    logger.add(sys.stderr, level=os.environ.get("LOGURU_LEVEL", "INFO"))
+    full_cli()()
 
 
 if __name__ == "__main__":

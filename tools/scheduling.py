@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import parse_qs, urlsplit
 
 import click
 
@@ -87,9 +88,19 @@ class ZenMLSchedules:
             raise click.ClickException(
                 f"A ZenML schedule named {name!r} exists; remove it with `poe schedules-delete {name}` first."
             )
+        from tools.pipeline_runs import remote_options, runs_on_sagemaker
+
+        client = Client()
         definition = getattr(importlib.import_module(f"pipelines.{pipeline}"), pipeline)
         schedule = Schedule(name=name, cron_expression=cron_expression)
-        definition.with_options(config_path=str(config), schedule=schedule)()
+        remote = remote_options(client) if runs_on_sagemaker(client.active_stack_model.components) else {}
+        try:
+            definition.with_options(config_path=str(config), schedule=schedule, **remote)()
+        except BaseException:
+            # ZenML records the schedule before the orchestrator takes it: one refused must not block a retry.
+            if client.list_schedules(name=name).total:
+                client.delete_schedule(client.get_schedule(name, allow_name_prefix_match=False).id)
+            raise
 
     def existing(self) -> list[StoredSchedule]:
         from zenml.client import Client
@@ -109,12 +120,44 @@ class ZenMLSchedules:
         except KeyError:
             return None
         client.delete_schedule(schedule.id)
-        # SageMaker cannot delete its EventBridge schedule through ZenML; it leaves the schedule's address.
-        return [
-            f"If the orchestrator's own schedule still runs, delete it there: {value}"
+        # ZenML 0.98's SageMaker orchestrator cannot delete its EventBridge schedule; it leaves the schedule's
+        # address (`…?region=REGION#schedules/GROUP/NAME`); the schedule and its pipeline are deleted here.
+        addresses = [
+            value
             for value in schedule.run_metadata.values()
-            if isinstance(value, str) and "schedules/" in value
+            if isinstance(value, str) and "#schedules/" in value
         ]
+        return [delete_eventbridge_schedule(address) for address in addresses]
+
+
+def delete_eventbridge_schedule(address: str) -> str:
+    """Delete the EventBridge schedule at `address` and the SageMaker pipeline it starts; what was done."""
+    from botocore.exceptions import ClientError
+
+    from llm_engineering.infrastructure.aws.clients import aws_client
+    from llm_engineering.infrastructure.container import get_settings
+
+    # The address ends in `#schedules/GROUP/NAME` (ZenML keeps the group the ARN names).
+    group, _, name = address.rsplit("#schedules/", 1)[1].rpartition("/")
+    region = parse_qs(urlsplit(address).query).get("region", [get_settings().aws_region])[0]
+    settings = get_settings().model_copy(update={"aws_region": region})
+    done = []
+    for service, delete in (
+        ("scheduler", lambda client: client.delete_schedule(Name=name, GroupName=group or "default")),
+        ("sagemaker", lambda client: client.delete_pipeline(PipelineName=name)),
+    ):
+        try:
+            delete(aws_client(settings, service))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in (
+                "ResourceNotFoundException",
+                "ResourceNotFound",
+            ):
+                raise
+            done.append(f"{service}: {name} was already gone")
+        else:
+            done.append(f"{service}: deleted {name}")
+    return f"On AWS ({region}): {'; '.join(done)}."
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Remote ZenML stack on AWS: register it from Settings, switch stacks, ship Settings as a ZenML secret.
 
-Registering components only writes metadata to the ZenML store; no AWS call is made, so neither
-credentials nor the `aws`/`s3` integration packages are needed until a pipeline runs on the stack.
-ZenML is imported inside the functions so that `--help` and unrelated commands stay fast.
+Registering components only writes metadata to the ZenML store and makes no AWS call, but it refuses a store
+SageMaker could not reach (a local one) and an environment without the `aws` extra, since a pipeline could
+not run on the stack from either. ZenML is imported inside the functions so that `--help` and unrelated
+commands stay fast.
 """
 
 from dataclasses import dataclass, field
@@ -22,6 +23,11 @@ AWS_STACK = "aws-stack"
 LOCAL_STACK = "default"
 SETTINGS_SECRET = "settings"
 REQUIRED_AWS_FIELDS = ("aws_region", "aws_arn_role", "aws_s3_bucket", "aws_ecr_repository")
+SAGEMAKER_ORCHESTRATOR = "sagemaker-orchestrator"
+LOCAL_ORCHESTRATOR = "local-orchestrator"
+STEP_OPERATOR = "sagemaker-step-operator"
+# The flavor `tools.flavors` defines (a name only here, so that this module loads without the aws extra).
+TWIN_STEP_OPERATOR_FLAVOR = "twin_sagemaker"
 
 
 @dataclass(frozen=True)
@@ -55,29 +61,47 @@ def credential_references(settings: Settings) -> tuple[str | None, str | None]:
 
 
 def aws_stack_components(settings: Settings) -> list[ComponentSpec]:
-    """The components of the AWS stack: S3 artifacts, SageMaker orchestrator, ECR registry, local builds."""
+    """The components of the AWS stack: S3 artifacts, the ECR registry, local image builds, and either the
+    SageMaker orchestrator (AWS_RUN_MODE=orchestrator) or the local one with a SageMaker step operator for the
+    training step (step_operator)."""
     missing = missing_aws_settings(settings)
     if missing:
         raise click.UsageError(
             f"Cannot register {AWS_STACK}; set these environment variables: {', '.join(missing)}."
         )
     key, secret = credential_references(settings)
-    bucket = str(settings.aws_s3_bucket).strip().removeprefix("s3://").rstrip("/")
+    bucket = str(settings.aws_s3_bucket).strip().removeprefix("s3://").split("/", 1)[0]
     # ECR's registry is the host of a repository URI such as 123.dkr.ecr.eu-central-1.amazonaws.com/llm-twin.
     registry_host = str(settings.aws_ecr_repository).strip().split("/", 1)[0]
-    orchestrator = {"execution_role": settings.aws_arn_role, "region": settings.aws_region}
-    artifacts = {"path": f"s3://{bucket}", "key": key, "secret": secret}
-    return [
+    artifacts = {
+        "path": f"s3://{bucket}",
+        "key": key,
+        "secret": secret,
+        "client_kwargs": {"region_name": settings.aws_region},
+    }
+    shared = [
         ComponentSpec("artifact_store", "s3-artifact-store", "s3", artifacts),
-        ComponentSpec(
-            "orchestrator",
-            "sagemaker-orchestrator",
-            "sagemaker",
-            {**orchestrator, "aws_access_key_id": key, "aws_secret_access_key": secret},
-        ),
         ComponentSpec("container_registry", "ecr-registry", "aws", {"uri": registry_host}),
         ComponentSpec("image_builder", "local-image-builder", "local"),
     ]
+    if settings.aws_run_mode == "step_operator":
+        # The step operator's SDK session takes boto's chain, which `tools.aws` fills from settings.
+        step_operator = {"role": settings.aws_arn_role, "bucket": bucket}
+        return [
+            *shared,
+            ComponentSpec("orchestrator", LOCAL_ORCHESTRATOR, "local"),
+            ComponentSpec("step_operator", STEP_OPERATOR, TWIN_STEP_OPERATOR_FLAVOR, step_operator),
+        ]
+    orchestrator = {
+        "execution_role": settings.aws_arn_role,
+        "scheduler_role": settings.aws_scheduler_role_arn or settings.aws_arn_role,
+        "region": settings.aws_region,
+        # Its pipeline definitions and step code go here too, instead of a default bucket found through STS.
+        "bucket": bucket,
+        "aws_access_key_id": key,
+        "aws_secret_access_key": secret,
+    }
+    return [*shared, ComponentSpec("orchestrator", SAGEMAKER_ORCHESTRATOR, "sagemaker", orchestrator)]
 
 
 def upsert_component(spec: ComponentSpec) -> None:
@@ -101,21 +125,44 @@ def upsert_component(spec: ComponentSpec) -> None:
     client.update_stack_component(spec.name, kind, configuration=spec.configuration)
 
 
-def register_aws_stack(settings: Settings) -> None:
-    """Register or refresh the AWS stack's components and the stack that combines them."""
+def register_twin_flavors() -> None:
+    """Register the project's step operator flavor in the store, once."""
     from zenml.client import Client
     from zenml.enums import StackComponentType
 
+    client = Client()
+    if client.list_flavors(name=TWIN_STEP_OPERATOR_FLAVOR, type=StackComponentType.STEP_OPERATOR).total:
+        return
+    client.create_flavor(
+        source="tools.flavors.TwinSagemakerStepOperatorFlavor",
+        component_type=StackComponentType.STEP_OPERATOR,
+    )
+
+
+def register_aws_stack(settings: Settings) -> None:
+    """Register or refresh the AWS stack's components and the stack that combines them, in a ZenML server
+    that SageMaker can reach."""
+    from zenml.client import Client
+    from zenml.enums import StackComponentType
+
+    from tools.aws import require_aws_integration, require_remote_store
+
     specs = aws_stack_components(settings)
+    require_aws_integration()
+    client = Client()
+    require_remote_store(client)
+    if any(spec.flavor == TWIN_STEP_OPERATOR_FLAVOR for spec in specs):
+        register_twin_flavors()
     for spec in specs:
         upsert_component(spec)
-    components = {StackComponentType(spec.kind): spec.name for spec in specs}
-    client = Client()
+    components: dict[StackComponentType, Any] = {StackComponentType(spec.kind): spec.name for spec in specs}
     try:
         client.get_stack(AWS_STACK, allow_name_prefix_match=False)
     except KeyError:
         client.create_stack(AWS_STACK, components)
     else:
+        # A mode switch drops the component the other mode used.
+        components.setdefault(StackComponentType.STEP_OPERATOR, [])
         client.update_stack(AWS_STACK, component_updates=components)
 
 
@@ -178,7 +225,12 @@ def register_aws() -> None:
     """Register (or refresh) the SageMaker + S3 + ECR stack named aws-stack from the AWS_* settings."""
     settings = get_settings()
     register_aws_stack(settings)
-    click.echo(f"Registered {AWS_STACK}; activate it with `poe set-aws-stack`.")
+    where = (
+        "every step runs on SageMaker"
+        if settings.aws_run_mode == "orchestrator"
+        else "pipelines run here, the training step on SageMaker"
+    )
+    click.echo(f"Registered {AWS_STACK} ({where}); activate it with `poe set-aws-stack`.")
     if settings.aws_access_key is not None:
         click.echo(
             "Its components read the AWS keys from the secret that `poe export-settings-to-zenml` writes."
@@ -204,6 +256,9 @@ def set_aws() -> None:
     """Run pipelines on the registered AWS stack."""
     from zenml.client import Client
 
+    from tools.aws import require_remote_store
+
+    require_remote_store(Client())
     try:
         Client().get_stack(AWS_STACK, allow_name_prefix_match=False)
     except KeyError as error:

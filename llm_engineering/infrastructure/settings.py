@@ -109,11 +109,19 @@ class Settings(BaseSettings):
 
     # Prompt monitoring
     opik_url: str | None = Field(
-        None, description="Opik API base, e.g. https://www.comet.com/opik/api; set, traces also go to Opik."
+        None,
+        description="Opik's API base URL, the host the opik SDK is given (a local Opik's is "
+        "http://localhost:5173/api; Opik Cloud's ends in /opik/api); set, traces and 👍/👎 also go to Opik "
+        "(needs the `monitoring` extra). The SDK talks to this URL alone: its own error and usage reports "
+        "are switched off.",
     )
-    opik_api_key: SecretStr | None = Field(None, description="Opik API key (Opik Cloud).")
-    opik_workspace: str | None = Field(None, description="Opik workspace (Opik Cloud).")
-    opik_project: str = Field("llm-twin", description="Opik project of the traces.")
+    opik_api_key: SecretStr | None = Field(
+        None, description="Opik API key (Opik Cloud; a local Opik needs none)."
+    )
+    opik_workspace: str | None = Field(
+        None, description="Opik workspace (Opik Cloud); unset: `default`, the only one a local Opik has."
+    )
+    opik_project: str = Field("llm-twin", description="Opik project of the traces and their feedback scores.")
 
     # Browser crawlers
     chromium_binary: Path = Field(Path("/usr/bin/chromium"), description="Chromium executable.")
@@ -133,8 +141,23 @@ class Settings(BaseSettings):
     aws_s3_bucket: str | None = Field(
         None, description="S3 bucket of the artifact store and of the deployed model archives."
     )
-    aws_ecr_repository: str | None = Field(None, description="ECR repository URI of the project's image.")
-    docker_image: str = Field("llm-twin:latest", description="Image the remote steps run in.")
+    aws_ecr_repository: str | None = Field(
+        None,
+        description="ECR repository URI of the project's image: ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME.",
+    )
+    aws_image_tag: str = Field(
+        "latest", description="Tag of that image the remote steps run in (CD pushes `latest` and the commit)."
+    )
+    aws_run_mode: Literal["orchestrator", "step_operator"] = Field(
+        "orchestrator",
+        description="orchestrator: every step of a pipeline runs on SageMaker; step_operator: pipelines run "
+        "here and only the training step runs as a SageMaker training job.",
+    )
+    aws_scheduler_role_arn: str | None = Field(
+        None,
+        description="IAM role EventBridge Scheduler assumes to start scheduled SageMaker pipelines; unset: "
+        "AWS_ARN_ROLE (it must then trust scheduler.amazonaws.com).",
+    )
 
     @field_validator(
         "database_host",

@@ -4,6 +4,8 @@ from typing import Annotated, Any
 from datasets import DatasetDict
 from loguru import logger
 from zenml import get_step_context, log_metadata, step
+from zenml.client import Client
+from zenml.enums import StackComponentType
 from zenml.types import HTMLString
 
 from llm_engineering.domain.feedback import FeedbackPreference, pair_feedback
@@ -40,6 +42,13 @@ def datasets_trained_on(recorded: dict[str, str] | None) -> dict[str, str]:
         for name in ("instruct_datasets", "preference_datasets")
         if inputs.get(name)
     }
+
+
+def training_step_operator() -> str | None:
+    """The active stack's step operator, where the training step runs when the stack has one (the AWS stack
+    with AWS_RUN_MODE=step_operator: the rest of the pipeline runs here); None runs it with the others."""
+    operators = Client().active_stack_model.components.get(StackComponentType.STEP_OPERATOR) or []
+    return operators[0].name if operators else None
 
 
 @step

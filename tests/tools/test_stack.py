@@ -13,6 +13,7 @@ from zenml.enums import StackComponentType
 from llm_engineering.infrastructure.container import get_settings
 from llm_engineering.infrastructure.settings import Settings
 from tests.support.zenml_store import isolated_zenml
+from tests.tools.conftest import RemoteStandins, client_of
 from tools.stack import (
     AWS_STACK,
     SETTINGS_SECRET,
@@ -33,9 +34,10 @@ AWS_ENV = {
 
 
 @pytest.fixture(scope="module", autouse=True)
-def zen_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """One store for the module's tests; each registers what it needs, as registering is idempotent."""
-    with isolated_zenml(tmp_path_factory.mktemp("zenml")):
+def zen_store(tmp_path_factory: pytest.TempPathFactory, remote_standins: RemoteStandins) -> Iterator[None]:
+    """A client of the stand-in ZenML server (the AWS stack is registered only in a server SageMaker could
+    reach); each test registers what it needs, as registering is idempotent."""
+    with client_of(remote_standins.zenml_url, tmp_path_factory.mktemp("zenml")):
         yield
 
 
@@ -98,8 +100,12 @@ def test_register_aws_builds_the_stack_from_settings() -> None:
     assert artifacts[2]["path"] == "s3://twin-artifacts"
     assert artifacts[2]["key"] == "{{settings.aws_access_key}}"
     assert artifacts[2]["secret"] == "{{settings.aws_secret_key}}"
+    assert artifacts[2]["client_kwargs"] == {"region_name": "eu-west-3"}
     assert orchestrator[:2] == ("sagemaker-orchestrator", "sagemaker")
     assert orchestrator[2]["execution_role"] == AWS_ENV["AWS_ARN_ROLE"]
+    # Schedules need a role EventBridge assumes; without its own setting the execution role is named.
+    assert orchestrator[2]["scheduler_role"] == AWS_ENV["AWS_ARN_ROLE"]
+    assert orchestrator[2]["bucket"] == "twin-artifacts"
     assert orchestrator[2]["region"] == "eu-west-3"
     assert orchestrator[2]["aws_access_key_id"] == "{{settings.aws_access_key}}"
     assert registry == ("ecr-registry", "aws", {"uri": "123456789012.dkr.ecr.eu-west-3.amazonaws.com"})
@@ -125,6 +131,53 @@ def test_registering_again_updates_in_place(monkeypatch: pytest.MonkeyPatch) -> 
     assert "aws_access_key_id" not in orchestrator  # unset keys fall back to the default credential chain
     assert artifacts["path"] == "s3://other-bucket"
     assert "key" not in artifacts
+
+
+def test_step_operator_mode_keeps_the_orchestrator_here_and_switching_back_drops_the_step_operator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_RUN_MODE", "step_operator")
+    assert "the training step on SageMaker" in run(stack, "register-aws")
+
+    components = aws_components()
+    assert components[StackComponentType.ORCHESTRATOR][:2] == ("local-orchestrator", "local")
+    name, flavor, configuration = components[StackComponentType.STEP_OPERATOR]
+    assert (name, flavor) == ("sagemaker-step-operator", "twin_sagemaker")
+    assert configuration["role"] == AWS_ENV["AWS_ARN_ROLE"]
+    assert configuration["bucket"] == "twin-artifacts"
+    assert components[StackComponentType.ARTIFACT_STORE][2]["path"] == "s3://twin-artifacts"
+
+    monkeypatch.setenv("AWS_RUN_MODE", "orchestrator")
+    assert "every step runs on SageMaker" in run(stack, "register-aws")
+    components = aws_components()
+    assert components[StackComponentType.ORCHESTRATOR][:2] == ("sagemaker-orchestrator", "sagemaker")
+    assert StackComponentType.STEP_OPERATOR not in components
+
+
+def test_a_local_store_is_refused_with_the_way_to_a_server(tmp_path: Path) -> None:
+    with isolated_zenml(tmp_path / "local"):
+        before = registered()
+        for command in ("register-aws", "set-aws"):
+            result = invoke(stack, command)
+            assert result.exit_code == 1, result.output
+            assert "uses a local one" in result.output
+            assert "poe zenml-server-connect --url URL" in result.output
+        assert registered() == before
+
+
+def test_without_the_aws_extra_register_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zenml.integrations.s3 import S3Integration
+
+    # As in an environment installed without the extra: ZenML's own check finds s3fs missing.
+    monkeypatch.setattr(S3Integration, "REQUIREMENTS", ["s3fs-not-installed>=1"])
+    before = registered()
+
+    result = invoke(stack, "register-aws")
+
+    assert result.exit_code == 1
+    assert "ZenML's s3 integration is not installed" in result.output
+    assert 'pip install -c requirements.lock -e ".[aws]"' in result.output
+    assert registered() == before
 
 
 def test_set_aws_and_set_local_switch_the_active_stack() -> None:

@@ -10,7 +10,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llm_engineering.domain.exceptions import TwinError
-from llm_engineering.infrastructure.aws.training import dlc_account
+from llm_engineering.infrastructure.aws.dlc import dlc_account
 
 # TGI 3.3.6 on PyTorch 2.7, CUDA 12.4: the last TGI release published as a SageMaker DLC.
 TGI_IMAGE_TAG = "2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04"
@@ -19,6 +19,7 @@ MODEL_MOUNT = "/opt/ml/model"
 NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
 VERSION_FORMAT = "%Y%m%d-%H%M%S"  # 15 characters; with the hyphen, endpoint names keep 47 of SageMaker's 63
 WAIT_POLL_S = 30
+ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-/]+$"
 
 
 class DeployConfig(BaseModel):

@@ -130,7 +130,8 @@ def test_a_form_that_never_submits_fails_after_the_timeout(
         "text/html",
         LOGIN.format(error="").replace("<form ", '<form onsubmit="return false" '),
     )
-    short = config.model_copy(update={"browser_timeout_s": 1.0})
+    # Short, but not so short that loading the page itself times out on a busy machine.
+    short = config.model_copy(update={"browser_timeout_s": 3.0})
     with pytest.raises(CrawlError, match=r"the login form at .*/login did not submit"):
         crawler(server, short, browser_paths).crawl(server.url("/in/iris-calder/"), author)
     assert server.posts.get(SUBMIT_PATH, []) == []

@@ -37,6 +37,9 @@ class Key(StrEnum):
 
     MODEL_DIR = "model_dir"
     """The merged Hugging Face model folder the training run wrote."""
+    MODEL_URI = "model_uri"
+    """Where that folder was uploaded (s3://…) when the run's artifact store is remote: a SageMaker job's disk
+    goes with the job, so this copy is the one evaluation, serving and deployment fetch."""
     ENGINE_DIR = "engine_dir"
     """The local engine's files converted from that folder (absent when the engine is transformers)."""
     METHOD = "method"
@@ -87,6 +90,12 @@ class ModelVersion(BaseModel):
         """The merged model folder logged by the training run, None when none was logged."""
         value = self.metadata.get(Key.MODEL_DIR)
         return None if value is None else Path(str(value))
+
+    @property
+    def model_uri(self) -> str | None:
+        """The uploaded copy of that folder, None when the run kept it on its own disk only."""
+        value = self.metadata.get(Key.MODEL_URI)
+        return None if value is None else str(value)
 
     @property
     def metrics(self) -> dict[str, float]:

@@ -5,7 +5,7 @@ production before (`previous_production`); a rollback follows that record one st
 inside the methods, so building the registry costs nothing until it is used.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,11 +29,26 @@ def _version(response: "ModelVersionResponse") -> ModelVersion:
     )
 
 
-class ZenMLModelRegistry:
-    """A `ModelRegistry` over the active ZenML store: versions of `model_name` and their stages."""
+# Fetches an uploaded model folder (its URI) into a local folder.
+ModelFetcher = Callable[[str, Path], object]
 
-    def __init__(self, model_name: str = TWIN_MODEL_NAME) -> None:
+
+class ZenMLModelRegistry:
+    """A `ModelRegistry` over the active ZenML store: versions of `model_name` and their stages.
+
+    A version trained where its folder does not exist here (a SageMaker job) is fetched from its uploaded
+    copy into `cache_dir` by `fetch`, once, when its folder is asked for.
+    """
+
+    def __init__(
+        self,
+        model_name: str = TWIN_MODEL_NAME,
+        fetch: ModelFetcher | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
         self.model_name = model_name
+        self.fetch = fetch
+        self.cache_dir = cache_dir
 
     def _response(self, version: "str | int") -> "ModelVersionResponse":
         from zenml.client import Client
@@ -139,4 +154,13 @@ class ZenMLModelRegistry:
             raise RegistryError(
                 f"{found.label} has no logged {Key.MODEL_DIR}; run the training pipeline, which logs it."
             )
-        return found.model_dir
+        if found.model_dir.is_dir() or found.model_uri is None:
+            return found.model_dir
+        if self.fetch is None or self.cache_dir is None:
+            raise RegistryError(f"{found.label} is at {found.model_uri}, and this registry cannot fetch it.")
+        # The upload's last part names the run, unique where the folder's own name (`merged`) is not.
+        local = self.cache_dir / found.model_uri.rstrip("/").rsplit("/", 1)[-1]
+        if not local.is_dir():
+            logger.info(f"Fetching {found.label} from {found.model_uri} into {local}")
+            self.fetch(found.model_uri, local)
+        return local

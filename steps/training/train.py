@@ -11,7 +11,10 @@ from zenml.types import HTMLString
 from llm_engineering.domain.feedback import FeedbackPreference, pair_feedback
 from llm_engineering.domain.registry import Key
 from llm_engineering.domain.training import TrainingConfig, TrainingResult
+from llm_engineering.infrastructure.aws.clients import aws_client
+from llm_engineering.infrastructure.aws.model_store import S3_SCHEME, upload_folder
 from llm_engineering.infrastructure.container import get_feedback_store, get_settings, prepare_local_engine
+from llm_engineering.infrastructure.container.models import get_model_registry
 from llm_engineering.infrastructure.hf_datasets import with_feedback
 from llm_engineering.infrastructure.llm import default_model_dir
 from llm_engineering.infrastructure.plots import html_page, loss_curve_png
@@ -51,6 +54,30 @@ def training_step_operator() -> str | None:
     return operators[0].name if operators else None
 
 
+def uploaded_copy(model_dir: Path, run_name: str) -> str | None:
+    """Upload the model folder beside the artifacts when the artifact store is S3 (its address), since the
+    disk of a SageMaker job goes with the job; None when the store is local and the folder stays here."""
+    store = str(Client().active_stack.artifact_store.path)
+    if not store.startswith(S3_SCHEME):
+        return None
+    uri = f"{store.rstrip('/')}/models/twin/{run_name}"
+    upload_folder(aws_client(get_settings(), "s3"), model_dir, uri)
+    return uri
+
+
+def with_local_base(config: TrainingConfig) -> TrainingConfig:
+    """The config with its base model here: a refresh continues from production, whose folder may exist only
+    as the uploaded copy of a version trained on SageMaker; the registry fetches it."""
+    base = config.base_model_dir
+    if base is None or base.is_dir():
+        return config
+    registry = get_model_registry()
+    for version in registry.list_versions():
+        if version.model_dir == base and version.model_uri:
+            return config.model_copy(update={"base_model_dir": registry.model_dir(version.number)})
+    return config
+
+
 @step
 def train_model(
     config: TrainingConfig,
@@ -62,6 +89,7 @@ def train_model(
     datasets (`datasets`: artifact name → version id; default: the inputs) it learned from."""
     settings = get_settings()
     run_name = get_step_context().pipeline_run.name
+    config = with_local_base(config)
     feedback, feedback_report = feedback_pairs(config)
     result = train(
         config,
@@ -72,8 +100,10 @@ def train_model(
         report_to=experiment_trackers(settings),
     )
     engine_dir = prepare_local_engine(Path(result.model_dir))
+    uri = uploaded_copy(Path(result.model_dir), run_name)
     metadata = {
         Key.MODEL_DIR: result.model_dir,
+        **({Key.MODEL_URI: uri} if uri else {}),
         **({Key.ENGINE_DIR: str(engine_dir)} if engine_dir else {}),
         Key.FEEDBACK_PAIRS: feedback_report,
         Key.DATASETS: datasets_trained_on(datasets),

@@ -8,6 +8,7 @@ container, so the tests check what reached SageMaker, not what a job would compu
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -268,12 +269,55 @@ def model_folder(root: Path) -> Path:
     return root
 
 
-def test_the_endpoint_is_deployed_autoscaled_and_deleted(standins: RemoteStandins, tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class RemotelyTrained:
+    number: int
+    uri: str
+    trained: Path
+
+
+@pytest.fixture
+def production_trained_on_sagemaker(aws_stack: None, tmp_path: Path) -> RemotelyTrained:
+    """A production version as a training step on SageMaker leaves it: its folder on the job's disk (gone),
+    the copy the step uploaded at its end to the stack's S3 artifact store."""
+    from llm_engineering.domain.registry import Key, Stage
+    from llm_engineering.infrastructure.container.models import get_model_registry
+    from steps.training.train import uploaded_copy
+    from tests.support.zenml_store import add_twin_version
+
+    run_name = f"run-on-sagemaker-{tmp_path.name}"
+    trained = model_folder(tmp_path / "opt-ml" / run_name / "merged")
+    uri = uploaded_copy(trained, run_name)
+    assert uri is not None
+    number = add_twin_version(**{Key.MODEL_DIR: f"/opt/ml/gone/{run_name}/merged", Key.MODEL_URI: uri})
+    get_model_registry().promote(number, Stage.PRODUCTION, "trained on SageMaker")
+    return RemotelyTrained(number, uri, trained)
+
+
+def test_a_model_trained_on_sagemaker_is_uploaded_and_fetched_where_it_is_used(
+    production_trained_on_sagemaker: RemotelyTrained,
+) -> None:
+    from llm_engineering.infrastructure.container.models import get_model_registry
+
+    remote = production_trained_on_sagemaker
+    assert remote.uri.startswith(f"s3://{BUCKET}/models/twin/run-on-sagemaker-")
+
+    local = get_model_registry().model_dir(remote.number)
+
+    run_name = remote.uri.rsplit("/", 1)[1]
+    assert local == Path(get_settings().data_dir).resolve() / "models" / "twin" / run_name
+    for name in ("config.json", "tokenizer.json", "model.safetensors"):
+        assert (local / name).read_bytes() == (remote.trained / name).read_bytes()
+
+
+def test_the_production_model_is_deployed_autoscaled_and_deleted(
+    production_trained_on_sagemaker: RemotelyTrained,
+) -> None:
     sagemaker, scaling = aws("sagemaker"), aws("application-autoscaling")
 
-    # moto's list of endpoint instance types predates the g5 family of the default (ml.g5.xlarge).
-    model_dir = str(model_folder(tmp_path / "model"))
-    output = run("deploy", "create", "--model-dir", model_dir, "--instance-type", "ml.g4dn.xlarge")
+    # The production version's model, fetched from S3. moto's list of endpoint instance types predates the
+    # g5 family of the default (ml.g5.xlarge).
+    output = run("deploy", "create", "--instance-type", "ml.g4dn.xlarge")
 
     assert "Endpoint llm-twin created with llm-twin-" in output
     endpoint = sagemaker.describe_endpoint(EndpointName="llm-twin")

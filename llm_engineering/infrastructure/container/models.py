@@ -15,10 +15,19 @@ from llm_engineering.infrastructure.container import (
 
 
 def get_model_registry() -> ModelRegistry:
-    """The registry of the active ZenML store (it follows `zenml` stack and store switches)."""
+    """The registry of the active ZenML store (it follows `zenml` stack and store switches); versions
+    trained on SageMaker are fetched from S3 into the data folder when their model is asked for."""
     from llm_engineering.infrastructure.model_registry import ZenMLModelRegistry
 
-    return ZenMLModelRegistry()
+    settings = get_settings()
+    return ZenMLModelRegistry(fetch=fetch_from_s3, cache_dir=settings.data_dir.resolve() / "models" / "twin")
+
+
+def fetch_from_s3(uri: str, folder: Path) -> int:
+    from llm_engineering.infrastructure.aws.clients import aws_client
+    from llm_engineering.infrastructure.aws.model_store import download_folder
+
+    return download_folder(aws_client(get_settings(), "s3"), uri, folder)
 
 
 def served_model(registry: ModelRegistry | None = None) -> ServedModel:

@@ -1,6 +1,7 @@
-"""A real boto3 client answered by botocore's Stubber, with dummy credentials and no profile, and
-the SageMaker answers the deployment tests share for the default endpoint `llm-twin`."""
+"""What the AWS adapter tests share: a clean AWS account on moto's server for each test, and, for the
+few situations moto cannot produce, a real boto3 client answered by botocore's Stubber."""
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,10 +11,35 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-ACCOUNT = "arn:aws:sagemaker:eu-central-1:123456789012"
+from tests.support.aws_standin import REGION, aws_environment
+
 NEW = "llm-twin-20250301-142500"
 OLD = "llm-twin-20250201-090000"
 WHEN = datetime(2025, 3, 1, 14, 25, tzinfo=UTC)
+# Well away from moto's default account (123456789012), which tests/tools' stand-ins use.
+_accounts = itertools.count(200_000_000_001)
+
+
+@contextmanager
+def moto_account(endpoint: str) -> Iterator[str]:
+    """boto3 pointed at moto's server at `endpoint`, in an AWS account no other test uses; its id.
+
+    moto keeps its state per process (every moto server in it shares it) and per account, so a fresh
+    account gives each test an empty AWS without resetting what other modules' stand-ins hold.
+    """
+    account = f"{next(_accounts):012d}"
+    with aws_environment(endpoint), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MOTO_ACCOUNT_ID", account)  # moto reads it on every request
+        yield account
+
+
+def create_bucket(account: str) -> str:
+    """A bucket of the test's own; S3 bucket names are global across moto's accounts, as on AWS."""
+    bucket = f"twin-artifacts-{account}"
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    return bucket
 
 
 @contextmanager
@@ -22,26 +48,7 @@ def stubbed_client(service: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tu
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    client = boto3.client(service, region_name="eu-central-1")
+    client = boto3.client(service, region_name=REGION)
     with Stubber(client) as stubber:
         yield client, stubber
         stubber.assert_no_pending_responses()
-
-
-def endpoint(status: str, config_name: str = OLD, reason: str | None = None) -> dict[str, Any]:
-    """A describe_endpoint answer."""
-    described = {
-        "EndpointName": "llm-twin",
-        "EndpointArn": f"{ACCOUNT}:endpoint/llm-twin",
-        "EndpointConfigName": config_name,
-        "EndpointStatus": status,
-        "CreationTime": WHEN,
-        "LastModifiedTime": WHEN,
-    }
-    return described | ({"FailureReason": reason} if reason else {})
-
-
-def not_found(stubber: Stubber, operation: str, what: str, params: dict[str, str]) -> None:
-    """Queue the error SageMaker answers for a missing endpoint or config."""
-    message = f'Could not find {what} "{ACCOUNT}:{what.replace(" ", "-")}/llm-twin".'
-    stubber.add_client_error(operation, "ValidationException", message, 400, expected_params=params)

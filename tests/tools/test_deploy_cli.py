@@ -1,63 +1,61 @@
-"""The deploy commands against Stubber-answered boto3 clients: settings in, exact AWS requests out."""
+"""The deploy commands against moto's AWS server on 127.0.0.1: settings in, what AWS then holds out."""
 
+import io
+import tarfile
 from collections.abc import Iterator
-from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
-from botocore.stub import ANY, Stubber
 from click.testing import CliRunner, Result
 
 from llm_engineering.infrastructure.container import get_settings
 from llm_engineering.infrastructure.container import models as container_models
-from llm_engineering.infrastructure.settings import Settings
-from tests.support.aws import stubbed_client
+from tests.support.aws import create_bucket, moto_account
+from tests.support.aws_standin import REGION, ROLE, moto_server
 from tests.support.fakes import InMemoryRegistry
 from tools import deploy as deploy_module
 
-ROLE = "arn:aws:iam::123456789012:role/twin-sagemaker"
-ACCOUNT = "arn:aws:sagemaker:eu-central-1:123456789012"
 NAME = "twin-prod-20250301-142500"
 KEY = "deployments/twin-prod/20250301-142500/model.tar.gz"
-TARGET = {
-    "ServiceNamespace": "sagemaker",
-    "ResourceId": "endpoint/twin-prod/variant/AllTraffic",
-    "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-}
+RESOURCE = "endpoint/twin-prod/variant/AllTraffic"
+
+
+@dataclass(frozen=True)
+class Aws:
+    """The test's bucket and clients to read back what the commands left in moto."""
+
+    bucket: str
+    s3: Any
+    sagemaker: Any
+    scaling: Any
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(autouse=True)
-def aws_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A deployable configuration, in a folder without a `.env` that could leak the user's own."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("AWS_REGION", "eu-central-1")
-    monkeypatch.setenv("AWS_ARN_ROLE", ROLE)
-    monkeypatch.setenv("AWS_S3_BUCKET", "s3://twin-artifacts/")
-    monkeypatch.setenv("SAGEMAKER_ENDPOINT_NAME", "twin-prod")
-    for name in ("AWS_ACCESS_KEY", "AWS_SECRET_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(deploy_module, "release_version", lambda: "20250301-142500")
+def aws(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    """A deployable configuration against an empty AWS account on moto (keys from boto's chain: moto's
+    dummy ones), in a folder without a `.env` that could leak the user's own."""
+    with moto_account(moto_endpoint) as account:
+        bucket = create_bucket(account)
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("AWS_REGION", REGION)
+        monkeypatch.setenv("AWS_ARN_ROLE", ROLE)
+        monkeypatch.setenv("AWS_S3_BUCKET", f"s3://{bucket}/")
+        monkeypatch.setenv("SAGEMAKER_ENDPOINT_NAME", "twin-prod")
+        for name in ("AWS_ACCESS_KEY", "AWS_SECRET_KEY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setattr(deploy_module, "release_version", lambda: "20250301-142500")
+        clients = (boto3.client(service, region_name=REGION) for service in ("s3", "sagemaker"))
+        yield Aws(bucket, *clients, boto3.client("application-autoscaling", region_name=REGION))
     get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def stubs(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Stubber]]:
-    """Stubbed s3, sagemaker and application-autoscaling clients, handed to the commands by service."""
-    with ExitStack() as stack:
-        pairs = {
-            service: stack.enter_context(stubbed_client(service, monkeypatch))
-            for service in ("s3", "sagemaker", "application-autoscaling")
-        }
-
-        def client(settings: Settings, service: str) -> Any:
-            assert settings.aws_region == "eu-central-1"
-            return pairs[service][0]
-
-        monkeypatch.setattr(deploy_module, "aws_client", client)
-        yield {service: stubber for service, (_, stubber) in pairs.items()}
 
 
 def invoke(*args: str) -> Result:
@@ -73,53 +71,54 @@ def model_folder(tmp_path: Path) -> Path:
     return folder
 
 
-def test_create_uploads_and_deploys_the_given_model(tmp_path: Path, stubs: dict[str, Stubber]) -> None:
-    upload = {"Bucket": "twin-artifacts", "Key": KEY, "Body": ANY, "ChecksumAlgorithm": ANY}
-    stubs["s3"].add_response("put_object", {"ETag": '"1"'}, upload)
-    sagemaker = stubs["sagemaker"]
-    sagemaker.add_client_error(
-        "describe_endpoint", "ValidationException", 'Could not find endpoint "twin-prod".', 400
-    )
-    model = {
-        "ModelName": NAME,
-        "ExecutionRoleArn": ROLE,
-        "PrimaryContainer": {"Image": ANY, "ModelDataUrl": f"s3://twin-artifacts/{KEY}", "Environment": ANY},
-    }
-    sagemaker.add_response("create_model", {"ModelArn": f"{ACCOUNT}:model/{NAME}"}, model)
-    variant = {
-        "VariantName": "AllTraffic",
-        "ModelName": NAME,
-        "InstanceType": "ml.g5.2xlarge",
-        "InitialInstanceCount": 1,
-        "ContainerStartupHealthCheckTimeoutInSeconds": 900,
-    }
-    sagemaker.add_response(
-        "create_endpoint_config",
-        {"EndpointConfigArn": f"{ACCOUNT}:endpoint-config/{NAME}"},
-        {"EndpointConfigName": NAME, "ProductionVariants": [variant]},
-    )
-    sagemaker.add_response(
-        "create_endpoint",
-        {"EndpointArn": f"{ACCOUNT}:endpoint/twin-prod"},
-        {"EndpointName": "twin-prod", "EndpointConfigName": NAME},
-    )
+def create(tmp_path: Path) -> Result:
+    # moto's list of endpoint instance types predates the g5 family of the default (ml.g5.xlarge).
+    model_dir = str(model_folder(tmp_path))
+    return invoke("create", "--model-dir", model_dir, "--instance-type", "ml.g4dn.xlarge", "--no-wait")
 
-    result = invoke(
-        "create", "--model-dir", str(model_folder(tmp_path)), "--instance-type", "ml.g5.2xlarge", "--no-wait"
-    )
+
+def sagemaker_holds(aws: Aws) -> list[str]:
+    """The names of every endpoint, endpoint config and model in the test's account."""
+    return [
+        *(endpoint["EndpointName"] for endpoint in aws.sagemaker.list_endpoints()["Endpoints"]),
+        *(
+            config["EndpointConfigName"]
+            for config in aws.sagemaker.list_endpoint_configs()["EndpointConfigs"]
+        ),
+        *(model["ModelName"] for model in aws.sagemaker.list_models()["Models"]),
+    ]
+
+
+def nothing_deployed(aws: Aws) -> bool:
+    return aws.s3.list_objects_v2(Bucket=aws.bucket)["KeyCount"] == 0 and sagemaker_holds(aws) == []
+
+
+def test_create_uploads_and_deploys_the_given_model(tmp_path: Path, aws: Aws) -> None:
+    result = create(tmp_path)
 
     assert result.exit_code == 0, result.output
     assert result.output == f"Endpoint twin-prod created with {NAME}: Creating.\n"
+    archive = aws.s3.get_object(Bucket=aws.bucket, Key=KEY)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        assert sorted(tar.getnames()) == ["config.json", "model.safetensors", "tokenizer_config.json"]
+    model = aws.sagemaker.describe_model(ModelName=NAME)
+    assert model["ExecutionRoleArn"] == ROLE
+    assert model["PrimaryContainer"]["ModelDataUrl"] == f"s3://{aws.bucket}/{KEY}"
+    (variant,) = aws.sagemaker.describe_endpoint_config(EndpointConfigName=NAME)["ProductionVariants"]
+    assert (variant["VariantName"], variant["ModelName"]) == ("AllTraffic", NAME)
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.g4dn.xlarge", 1)
+    assert aws.sagemaker.describe_endpoint(EndpointName="twin-prod")["EndpointConfigName"] == NAME
 
 
 def test_create_without_a_production_model_says_how_to_get_one(
-    monkeypatch: pytest.MonkeyPatch, stubs: dict[str, Stubber]
+    monkeypatch: pytest.MonkeyPatch, aws: Aws
 ) -> None:
     monkeypatch.setattr(container_models, "get_model_registry", InMemoryRegistry)
     result = invoke("create")
     assert result.exit_code == 1
     assert "No version of llm_twin is in production" in result.output
     assert "poe run-evaluation-pipeline" in result.output and "poe promote-model" in result.output
+    assert nothing_deployed(aws)
 
 
 @pytest.mark.parametrize(
@@ -133,7 +132,7 @@ def test_create_without_a_production_model_says_how_to_get_one(
 def test_create_names_the_settings_to_fix_before_any_work(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    stubs: dict[str, Stubber],
+    aws: Aws,
     unset: tuple[str, ...],
     role: str | None,
     message: str,
@@ -145,53 +144,45 @@ def test_create_names_the_settings_to_fix_before_any_work(
     result = invoke("create", "--model-dir", str(model_folder(tmp_path)))
     assert result.exit_code == 1
     assert message in result.output
+    assert nothing_deployed(aws)
 
 
-def test_delete_reports_when_there_is_nothing_to_delete(stubs: dict[str, Stubber]) -> None:
-    sagemaker = stubs["sagemaker"]
-    sagemaker.add_client_error(
-        "describe_endpoint",
-        "ValidationException",
-        'Could not find endpoint "twin-prod".',
-        400,
-        expected_params={"EndpointName": "twin-prod"},
-    )
-    sagemaker.add_response("list_endpoint_configs", {"EndpointConfigs": []}, {"NameContains": "twin-prod"})
-    sagemaker.add_response("list_models", {"Models": []}, {"NameContains": "twin-prod"})
+def test_delete_removes_what_create_made_and_then_reports_nothing_to_delete(tmp_path: Path, aws: Aws) -> None:
+    assert create(tmp_path).exit_code == 0
+    assert sagemaker_holds(aws) == ["twin-prod", NAME, NAME]
 
     result = invoke("delete")
 
     assert result.exit_code == 0, result.output
+    assert result.output == f"Deleted endpoint twin-prod, configs {NAME} and models {NAME}.\n"
+    assert sagemaker_holds(aws) == []
+    result = invoke("delete")
+    assert result.exit_code == 0, result.output
     assert "No endpoint 'twin-prod', config or model of it in eu-central-1; nothing deleted." in result.output
 
 
-def test_autoscale_applies_the_options_and_off_detaches(stubs: dict[str, Stubber]) -> None:
-    scaling = stubs["application-autoscaling"]
-    scaling.add_response("register_scalable_target", {}, {**TARGET, "MinCapacity": 2, "MaxCapacity": 5})
-    policy = {
-        "PolicyName": "twin-prod-invocations-per-instance",
-        **TARGET,
-        "PolicyType": "TargetTrackingScaling",
-        "TargetTrackingScalingPolicyConfiguration": {
-            "TargetValue": 12.5,
-            "PredefinedMetricSpecification": {
-                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
-            },
-            "ScaleInCooldown": 300,
-            "ScaleOutCooldown": 60,
-        },
-    }
-    scaling.add_response("put_scaling_policy", {"PolicyARN": "arn:aws:autoscaling:policy"}, policy)
-
+def test_autoscale_applies_the_options_and_off_detaches(aws: Aws) -> None:
     result = invoke("autoscale", "--min", "2", "--max", "5", "--target", "12.5")
+
     assert result.exit_code == 0, result.output
     assert "twin-prod scales between 2 and 5 instances, aiming at 12.5 invocations" in result.output
+    (target,) = aws.scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert (target["ResourceId"], target["MinCapacity"], target["MaxCapacity"]) == (RESOURCE, 2, 5)
+    (policy,) = aws.scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    assert (policy["ResourceId"], policy["PolicyName"]) == (RESOURCE, "twin-prod-invocations-per-instance")
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["TargetValue"] == 12.5
+    assert (
+        tracking["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        == "SageMakerVariantInvocationsPerInstance"
+    )
 
-    scaling.add_response("deregister_scalable_target", {}, TARGET)
     assert invoke("autoscale", "--off").output == "Endpoint twin-prod no longer autoscales.\n"
+    assert aws.scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
 
 
-def test_autoscale_refuses_bounds_that_cross(stubs: dict[str, Stubber]) -> None:
+def test_autoscale_refuses_bounds_that_cross(aws: Aws) -> None:
     result = invoke("autoscale", "--min", "3", "--max", "2")
     assert result.exit_code == 1
     assert "min_capacity must not exceed max_capacity" in result.output
+    assert aws.scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []

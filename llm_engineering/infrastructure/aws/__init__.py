@@ -1,1 +1,1 @@
-"""The AWS adapters: boto3 clients, SageMaker training jobs, and the twin's SageMaker endpoint."""
+"""The AWS adapters: boto3 clients, the SageMaker endpoint and its autoscaling, model folders in S3."""

@@ -121,7 +121,12 @@ def deploy_endpoint(
     with aws_errors(f"Deploying {config_name} to endpoint {name!r}", hint):
         client.create_model(**requests["model"])
         client.create_endpoint_config(**requests["endpoint_config"])
-        (client.update_endpoint if current else client.create_endpoint)(**target)
+        if current:
+            # Keep the live instance count (autoscaling's) and weights; without this, every release would
+            # reset an autoscaled endpoint to the config's initial count.
+            client.update_endpoint(**target, RetainAllVariantProperties=True)
+        else:
+            client.create_endpoint(**target)
     status = "Updating" if current else "Creating"
     logger.info(f"{status} endpoint {name} with {config_name}")
     if wait:

@@ -117,11 +117,21 @@ def export_aws_credentials(settings: Settings) -> None:
         os.environ["AWS_SECRET_ACCESS_KEY"] = settings.aws_secret_key.get_secret_value()
 
 
-def remote_run_options(client: "Client", settings: Settings) -> dict[str, Any]:
+def remote_run_options(client: "Client") -> dict[str, Any]:
     """The options of a run on a stack whose steps leave this machine (SageMaker orchestrator or step
-    operator): checked first, so that the run fails here with a reason rather than on SageMaker."""
+    operator): checked first, so that the run fails here with a reason rather than on SageMaker.
+
+    The run is configured from the settings exported to ZenML, the ones its steps receive (the stack carries
+    that secret), not from this machine's .env: a runner without one (GitHub Actions) starts the same run.
+    """
+    from tools.stack import settings_from_zenml_secret
+
     configure_sagemaker_sdk()
     require_aws_integration()
     require_remote_store(client)
+    try:
+        settings = settings_from_zenml_secret()
+    except LookupError as error:
+        raise TwinError(str(error)) from error
     export_aws_credentials(settings)
     return {"settings": {"docker": remote_docker_settings(settings)}}

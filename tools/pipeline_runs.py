@@ -64,10 +64,9 @@ def run_options(client: Client) -> dict[str, Any]:
 
 
 def remote_options(client: Client) -> dict[str, Any]:
-    from llm_engineering.infrastructure.container import get_settings
     from tools.aws import remote_run_options
 
-    return remote_run_options(client, get_settings())
+    return remote_run_options(client)
 
 
 def runs_on_sagemaker(components: Mapping[StackComponentType, list[Any]]) -> bool:

@@ -151,19 +151,30 @@ def register_aws_stack(settings: Settings) -> None:
     require_aws_integration()
     client = Client()
     require_remote_store(client)
+    try:
+        settings_secret()
+    except LookupError as error:  # the settings were never exported: say what to run
+        raise click.ClickException(str(error)) from error
     if any(spec.flavor == TWIN_STEP_OPERATOR_FLAVOR for spec in specs):
         register_twin_flavors()
     for spec in specs:
         upsert_component(spec)
     components: dict[StackComponentType, Any] = {StackComponentType(spec.kind): spec.name for spec in specs}
+    # ZenML sets the secret's values as environment variables wherever a step of this stack runs, so the
+    # steps on SageMaker read the exported settings as `get_settings()` reads a .env here.
     try:
-        client.get_stack(AWS_STACK, allow_name_prefix_match=False)
+        existing = client.get_stack(AWS_STACK, allow_name_prefix_match=False)
     except KeyError:
-        client.create_stack(AWS_STACK, components)
+        client.create_stack(AWS_STACK, components, secrets=[SETTINGS_SECRET])
     else:
         # A mode switch drops the component the other mode used.
         components.setdefault(StackComponentType.STEP_OPERATOR, [])
-        client.update_stack(AWS_STACK, component_updates=components)
+        attached = set(existing.secrets)
+        client.update_stack(
+            AWS_STACK,
+            component_updates=components,
+            add_secrets=[SETTINGS_SECRET] if settings_secret().id not in attached else None,
+        )
 
 
 def settings_secret_values(settings: Settings) -> dict[str, str]:

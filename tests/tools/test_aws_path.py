@@ -67,6 +67,7 @@ def standins(
             s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         aws("ecr").create_repository(repositoryName="llm-twin")
         with client_of(remote_standins.zenml_url, work / "zenml"):
+            run("export-settings-to-zenml")  # what the remote steps and runs read
             yield remote_standins
     get_settings.cache_clear()
 
@@ -155,7 +156,9 @@ def test_a_run_stops_before_submitting_when_the_image_is_not_pushed(aws_stack: N
     assert aws("sagemaker").list_pipelines()["PipelineSummaries"] == before
 
 
-def test_the_training_pipeline_reaches_sagemaker_in_the_pushed_image(aws_stack: None) -> None:
+def test_the_training_pipeline_reaches_sagemaker_in_the_pushed_image(
+    aws_stack: None, standins: RemoteStandins
+) -> None:
     push_image()
     save_datasets()
 
@@ -173,6 +176,11 @@ def test_the_training_pipeline_reaches_sagemaker_in_the_pushed_image(aws_stack: 
         "TrainingImage"
     ) or (arguments.get("AppSpecification", {}).get("ImageUri"))
     assert image == IMAGE
+    # The step reaches the ZenML server, and gets the exported settings from it when it starts (ZenML sets
+    # the stack's secret as its environment then), so no setting or key sits in SageMaker's definition.
+    environment = arguments.get("Environment") or {}
+    assert environment["ZENML_STORE_URL"] == standins.zenml_url
+    assert not {"aws_region", "aws_arn_role", "AWS_REGION"} & set(environment)
     run_model = Client().list_pipeline_runs(sort_by="desc:created", size=1).items[0]
     assert run_model.pipeline.name == "training"
     assert run_model.stack.name == "aws-stack"

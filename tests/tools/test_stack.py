@@ -50,6 +50,8 @@ def aws_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("LINKEDIN_USERNAME", "LINKEDIN_PASSWORD", "DATABASE_HOST"):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
+    if not Client().list_secrets(name=SETTINGS_SECRET).total:  # registering needs the exported settings
+        run(export_settings_command)
     yield
     get_settings.cache_clear()
 
@@ -110,6 +112,9 @@ def test_register_aws_builds_the_stack_from_settings() -> None:
     assert orchestrator[2]["aws_access_key_id"] == "{{settings.aws_access_key}}"
     assert registry == ("ecr-registry", "aws", {"uri": "123456789012.dkr.ecr.eu-west-3.amazonaws.com"})
     assert builder[:2] == ("local-image-builder", "local")
+    # Wherever a step of the stack runs, ZenML sets the exported settings as its environment.
+    secret = Client().get_secret(SETTINGS_SECRET, allow_partial_name_match=False)
+    assert Client().get_stack(AWS_STACK, allow_name_prefix_match=False).secrets == [secret.id]
 
 
 def test_registering_again_updates_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,6 +157,18 @@ def test_step_operator_mode_keeps_the_orchestrator_here_and_switching_back_drops
     components = aws_components()
     assert components[StackComponentType.ORCHESTRATOR][:2] == ("sagemaker-orchestrator", "sagemaker")
     assert StackComponentType.STEP_OPERATOR not in components
+
+
+def test_registering_before_the_settings_are_exported_says_to_export_them() -> None:
+    client = Client()
+    client.delete_secret(SETTINGS_SECRET)
+    before = registered()
+
+    result = invoke(stack, "register-aws")
+
+    assert result.exit_code == 1
+    assert "run `poe export-settings-to-zenml` where .env is" in result.output
+    assert registered() == before
 
 
 def test_a_local_store_is_refused_with_the_way_to_a_server(tmp_path: Path) -> None:

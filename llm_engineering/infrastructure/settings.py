@@ -80,10 +80,21 @@ class Settings(BaseSettings):
     # Experiment tracking
     comet_api_key: SecretStr | None = Field(
         None,
-        description="Comet ML API key; set, training runs report to Comet (needs `pip install comet-ml`).",
+        description="Comet ML API key; set, training runs report to Comet online (needs the `monitoring` "
+        "extra).",
     )
     comet_project: str = Field("llm-twin", description="Comet project of the training runs.")
     comet_workspace: str | None = Field(None, description="Comet workspace; unset: the key's default.")
+    comet_start_online: bool = Field(
+        True,
+        description="false: training runs report to Comet's offline mode, key or not: each stage is written "
+        "as a zip under COMET_OFFLINE_DIRECTORY when it ends (at the latest when the process exits) and "
+        "stays there, comet_ml's own error reports switched off too, until `comet upload <zip>` sends it. "
+        "Named as Comet names it: COMET_MODE means something else to the transformers trainer.",
+    )
+    comet_offline_directory: Path | None = Field(
+        None, description="Where offline Comet runs are written; unset: DATA_DIR/comet."
+    )
 
     # Inference service
     service_host: str = Field("127.0.0.1", description="Address the inference service listens on.")

@@ -1,9 +1,14 @@
 """Prompt monitoring: traces and feedback on every warehouse backend, the Opik sink, and the fan-out."""
 
+import os
 import socket
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -16,15 +21,21 @@ from pymongo.database import Database
 from llm_engineering.domain.exceptions import TwinError, WarehouseUnavailableError
 from llm_engineering.domain.feedback import UNKNOWN_SOURCE, RatedAnswer
 from llm_engineering.domain.inference import Feedback, GuardrailVerdict, Trace
-from llm_engineering.infrastructure.monitoring.fan_out import FanOutSink, TraceDeliveryError
+from llm_engineering.infrastructure.container.service import service_monitoring
+from llm_engineering.infrastructure.monitoring.fan_out import FanOutSink, FeedbackFanOut, TraceDeliveryError
 from llm_engineering.infrastructure.monitoring.feedback_store import (
     MongoFeedbackStore,
     UnknownAnswerError,
     feedback_from_mongo,
     feedback_to_mongo,
 )
-from llm_engineering.infrastructure.monitoring.opik import OpikTraceSink, uuid7
+from llm_engineering.infrastructure.monitoring.opik import OpikSink
+from llm_engineering.infrastructure.monitoring.opik.records import uuid7
+from llm_engineering.infrastructure.monitoring.opik.sdk import import_opik
+from llm_engineering.infrastructure.settings import Settings
+from llm_engineering.infrastructure.warehouse.connection import open_warehouse
 from tests.support.opik_server import OpikServer, is_uuid7
+from tests.support.service import fake_parts, running
 
 # The backend fixtures (`warehouse_database` on embedded, mongoeco and MongoDB) come from this plugin.
 pytest_plugins = ["tests.support.mongo_backends"]
@@ -287,28 +298,48 @@ def test_uuid7_refuses_times_before_1970() -> None:
         uuid7(datetime(1969, 12, 31, tzinfo=UTC))
 
 
-# --- the Opik sink ---------------------------------------------------------------------------------
+# --- Opik, through its SDK -------------------------------------------------------------------------
+
+TRACES = ("POST", "/api/v1/private/traces/batch")
+USAGE = {"prompt_tokens": 812, "completion_tokens": 64, "total_tokens": 876}
 
 
-def test_opik_receives_the_trace_and_its_spans() -> None:
+@pytest.fixture(autouse=True)
+def no_opik_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK reads OPIK_* variables too: a developer's key or workspace must not leak into these tests."""
+    for name in ("OPIK_URL", "OPIK_API_KEY", "OPIK_WORKSPACE", "OPIK_URL_OVERRIDE", "OPIK_PROJECT_NAME"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def first_error(action: Callable[[], object], within_s: float = 10.0) -> TwinError:
+    """The TwinError that `action`, called again and again, raises first; fails after `within_s` seconds."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            action()
+        except TwinError as error:
+            return error
+        time.sleep(0.05)
+    pytest.fail(f"no TwinError within {within_s} s")
+
+
+def test_opik_receives_the_trace_its_spans_and_their_usage() -> None:
     sent = trace(timings_s={"self_query": 0.1, "search": 0.4, "rerank": 0.25})
     with OpikServer() as server:
-        sink = OpikTraceSink(server.base_url, "llm-twin")
+        sink = OpikSink(server.base_url, "llm-twin")
         sink.record(sent)
         sink.close()
     assert server.refusals == []
     [body] = server.traces
     assert is_uuid7(body["id"]) and millis_of(UUID(body["id"])) == int(T0.timestamp() * 1000)
     assert body["id"] == str(uuid7(T0, seed=sent.id))  # re-sending the same trace keeps its Opik id
-    assert body["project_name"] == "llm-twin"
-    assert body["name"] == "rag"
+    assert (body["project_name"], body["name"], body["source"]) == ("llm-twin", "rag", "sdk")
     assert (body["start_time"], body["end_time"]) == (
         "2025-05-04T12:30:15.250000Z",
         "2025-05-04T12:30:17.250000Z",
     )
     assert body["input"] == {"query": sent.query}
     assert body["output"] == {"answer": sent.answer}
-    assert body["ttft"] == pytest.approx(350.0)
     assert body["tags"] == ["ok", "guardrail-redacted"]
     metadata = body["metadata"]
     assert metadata["answer_id"] == sent.id
@@ -320,9 +351,10 @@ def test_opik_receives_the_trace_and_its_spans() -> None:
         "action": "redacted",
         "detail": "1 e-mail address",
     }
-    assert metadata["usage"] == {"prompt_tokens": 812, "completion_tokens": 64, "total_tokens": 876}
+    assert metadata["usage"] == USAGE
     assert metadata["timings_s"] == sent.timings_s
-    spans = server.spans
+    assert metadata["time_to_first_token_s"] == pytest.approx(0.35)
+    spans = sorted(server.spans, key=lambda span: span["start_time"])
     assert [(span["name"], span["type"]) for span in spans] == [
         ("self_query", "general"),
         ("search", "general"),
@@ -330,10 +362,21 @@ def test_opik_receives_the_trace_and_its_spans() -> None:
         ("generation", "llm"),
     ]
     assert all(span["trace_id"] == body["id"] and is_uuid7(span["id"]) for span in spans)
+    assert all(span["project_name"] == "llm-twin" for span in spans)
     assert [span["start_time"] for span in spans[1:]] == [span["end_time"] for span in spans[:-1]]
     assert spans[-1]["end_time"] == body["end_time"]
     assert spans[-1]["model"] == "twin-llama-3.1-8b"
-    assert spans[-1]["usage"] == {"prompt_tokens": 812, "completion_tokens": 64, "total_tokens": 876}
+    assert spans[-1]["usage"].items() >= USAGE.items()  # the SDK adds the same counts as original_usage.*
+
+
+def test_opik_gets_times_as_utc_instants() -> None:
+    sent = trace(created_at=datetime(2025, 1, 2, 3, 4, 5, 6000, tzinfo=timezone(timedelta(hours=-5))))
+    with OpikServer() as server:
+        sink = OpikSink(server.base_url, "llm-twin")
+        sink.record(sent)
+        sink.close()
+    assert server.refusals == []
+    assert server.traces[0]["start_time"] == "2025-01-02T08:04:05.006000Z"
 
 
 @pytest.mark.parametrize(
@@ -370,28 +413,89 @@ def test_opik_spans_and_errors_follow_the_trace(
     changes: dict[str, Any], span_names: list[str], error_info: dict[str, str] | None
 ) -> None:
     with OpikServer() as server:
-        OpikTraceSink(server.base_url, "llm-twin").record(trace(**changes))
+        sink = OpikSink(server.base_url, "llm-twin")
+        sink.record(trace(**changes))
+        sink.close()
     assert server.refusals == []
-    assert [span["name"] for span in server.spans] == span_names
-    assert [span["type"] for span in server.spans].count("llm") == (1 if span_names else 0)
+    spans = sorted(server.spans, key=lambda span: span["start_time"])
+    assert [span["name"] for span in spans] == span_names
+    assert [span["type"] for span in spans].count("llm") == (1 if span_names else 0)
     assert server.traces[0].get("error_info") == error_info
+
+
+@pytest.mark.parametrize(
+    ("rating", "correction", "value"),
+    [("up", None, 1.0), ("down", "Use gradient accumulation.", 0.0)],
+)
+def test_a_verdict_reaches_opik_as_a_score_on_the_answers_trace(
+    monitoring: MongoFeedbackStore, rating: str, correction: str | None, value: float
+) -> None:
+    answered = trace()
+    with OpikServer() as server:
+        opik = OpikSink(server.base_url, "llm-twin")
+        store = FeedbackFanOut(monitoring, [opik])
+        FanOutSink([store, opik]).record(answered)  # as the service records it
+        verdict = feedback(answered.id, rating, T0, correction=correction)
+        store.add_feedback(verdict)
+        with pytest.raises(UnknownAnswerError):
+            store.add_feedback(feedback("no-such-answer", "up", T0))
+        opik.close()
+    assert server.refusals == []
+    assert list(store.iter_feedback()) == [verdict]  # the warehouse keeps it as before
+    expected = {
+        "id": server.traces[0]["id"],
+        "project_name": "llm-twin",
+        "name": "user_feedback",
+        "value": value,
+        "category_name": rating,
+        "reason": correction,
+        "source": "sdk",
+    }
+    assert server.scores == [expected]
+
+
+class RecordingFeedbackSink:
+    def __init__(self) -> None:
+        self.recorded: list[tuple[Feedback, Trace]] = []
+
+    def record_feedback(self, feedback: Feedback, trace: Trace) -> None:
+        self.recorded.append((feedback, trace))
+
+
+def test_a_verdict_on_an_answer_deleted_meanwhile_is_kept_and_not_passed_on(
+    monitoring: MongoFeedbackStore, warehouse_database: Database
+) -> None:
+    answered = trace()
+    monitoring.record(answered)
+    sink = RecordingFeedbackSink()
+
+    class DeletingStore(MongoFeedbackStore):
+        def add_feedback(self, feedback: Feedback) -> None:
+            super().add_feedback(feedback)
+            warehouse_database["traces"].delete_one({"_id": feedback.answer_id})
+
+    verdict = feedback(answered.id, "up", T0)
+    FeedbackFanOut(DeletingStore(warehouse_database), [sink]).add_feedback(verdict)
+    assert list(monitoring.iter_feedback()) == [verdict]
+    assert sink.recorded == []
 
 
 @pytest.mark.parametrize(
     ("api_key", "workspace", "expected"),
     [
-        (None, None, {}),
-        ("key-123", None, {"authorization": "key-123"}),
+        (None, None, {"comet-workspace": "default"}),
+        ("key-123", None, {"authorization": "key-123", "comet-workspace": "default"}),
         ("key-123", "twin-team", {"authorization": "key-123", "comet-workspace": "twin-team"}),
     ],
 )
-def test_opik_headers_carry_key_and_workspace_only_when_set(
+def test_opik_writes_carry_the_key_only_when_set_and_the_workspace(
     api_key: str | None, workspace: str | None, expected: dict[str, str]
 ) -> None:
     with OpikServer(api_key=api_key, workspace=workspace) as server:
-        OpikTraceSink(server.base_url, "p", SecretStr(api_key) if api_key else None, workspace).record(
-            trace()
-        )
+        sink = OpikSink(server.base_url, "p", SecretStr(api_key) if api_key else None, workspace)
+        sink.record(trace())
+        sink.close()
+    assert len(server.traces) == 1
     for headers in server.headers:
         lowered = {name.lower(): value for name, value in headers.items()}
         sent = {name: lowered[name] for name in ("authorization", "comet-workspace") if name in lowered}
@@ -401,13 +505,12 @@ def test_opik_headers_carry_key_and_workspace_only_when_set(
 @pytest.mark.parametrize(
     ("server_args", "status", "sink_key", "sink_workspace", "path", "hint"),
     [
-        ({}, 500, None, None, "/api", "the warehouse still has the trace"),
-        ({"api_key": "right"}, None, "wrong", None, "/api", "OPIK_API_KEY"),
-        ({"workspace": "team"}, None, None, "other", "/api", "OPIK_WORKSPACE"),
-        ({}, None, None, None, "", "OPIK_URL"),  # base URL missing its /api
+        ({}, 400, None, None, "/api", "Opik refused the fields"),
+        ({"api_key": "right"}, None, "wrong", None, "/api", "check OPIK_API_KEY"),
+        ({"workspace": "team"}, None, None, "other", "/api", "check OPIK_API_KEY and OPIK_WORKSPACE"),
     ],
 )
-def test_opik_refusals_raise_with_status_and_hint(
+def test_what_opik_refuses_is_reported_with_a_hint(
     server_args: dict[str, str],
     status: int | None,
     sink_key: str | None,
@@ -417,46 +520,189 @@ def test_opik_refusals_raise_with_status_and_hint(
 ) -> None:
     with OpikServer(**server_args) as server:
         server.status = status
-        base = server.base_url.removesuffix("/api") + path
-        sink = OpikTraceSink(base, "p", SecretStr(sink_key) if sink_key else None, sink_workspace)
+        sink = OpikSink(server.origin + path, "p", SecretStr(sink_key) if sink_key else None, sink_workspace)
+        sink.record(trace())  # only queued: the SDK has not tried yet
         with pytest.raises(TwinError, match=hint) as raised:
-            sink.record(trace())
-    assert str(status or "") in str(raised.value)
+            sink.flush()
+        sink.close()  # what was reported is not reported again
+    assert f"Opik at {server.origin + path}" in str(raised.value)
+    assert "CreateTraceBatchMessage" in str(raised.value)
     assert server.traces == []
 
 
-def test_opik_that_is_slow_or_away_raises_twin_error() -> None:
+def test_an_opik_url_missing_its_api_path_is_reported() -> None:
     with OpikServer() as server:
-        server.delay_s = 1.0
-        with pytest.raises(TwinError, match=r"did not answer within 0\.2 s"):
-            OpikTraceSink(server.base_url, "p", timeout_s=0.2).record(trace())
-    with pytest.raises(TwinError, match="could not be reached"):
-        OpikTraceSink(f"http://127.0.0.1:{closed_local_port()}/api", "p").record(trace())
+        sink = OpikSink(server.origin, "p")  # the health check then answers 404
+        error = first_error(lambda: sink.record(trace()))
+        with pytest.raises(TwinError, match=r"never took [1-9]\d* message\(s\)"):
+            sink.close(timeout_s=2)
+    assert "fix OPIK_URL (a local Opik's API base ends in /api)" in str(error)
+    assert ("GET", "/is-alive/ping") in server.requests
+    assert server.traces == []
+
+
+@pytest.mark.slow  # the SDK waits about 5 s and then 6 s between its three tries
+def test_an_opik_failing_with_500_is_retried_then_reported() -> None:
+    with OpikServer() as server:
+        server.status = 500
+        sink = OpikSink(server.base_url, "p")
+        started = time.monotonic()
+        sink.record(trace())
+        assert time.monotonic() - started < 0.5
+        with pytest.raises(TwinError, match=r"CreateTraceBatchMessage: 500.*Opik is failing"):
+            sink.flush(timeout_s=60)
+        sink.close()
+    assert server.requests.count(TRACES) == 3
+
+
+def test_an_unreachable_opik_never_holds_up_an_answer_and_is_reported() -> None:
+    url = f"http://127.0.0.1:{closed_local_port()}/api"
+    sink = OpikSink(url, "p")
+    error = first_error(lambda: sink.record(trace()))
+    assert f"Opik at {url} does not answer its health check" in str(error)
+    assert "OPIK_URL" in str(error)
+    started = time.monotonic()
+    with pytest.raises(TwinError, match="does not answer"):
+        sink.record(trace())  # queued for replay, and reported again
+    assert time.monotonic() - started < 0.5
+    started = time.monotonic()
+    with pytest.raises(TwinError, match=r"never took [1-9]\d* message\(s\), lost as the sink closed"):
+        sink.close(timeout_s=2)
+    assert time.monotonic() - started < 5
+
+
+def test_a_stalled_opik_never_holds_up_an_answer_and_gets_it_later() -> None:
+    with OpikServer() as server:
+        server.delay_s = 2.0
+        sink = OpikSink(server.base_url, "p")
+        started = time.monotonic()
+        sink.record(trace())
+        assert time.monotonic() - started < 0.5
+        with pytest.raises(TwinError, match=r"had not finished sending after 0\.5 s"):
+            sink.flush(timeout_s=0.5)
+        sink.close()
+    assert len(server.traces) == 1
+
+
+def test_the_opik_sdk_is_imported_on_first_use_with_its_own_reporting_off() -> None:
+    """Run where pytest is not loaded: opik only spares test runs its Sentry reports and usage analytics."""
+    script = """
+import sys
+import llm_engineering.infrastructure.container
+import llm_engineering.infrastructure.container.service
+import llm_engineering.infrastructure.monitoring.opik
+assert "opik" not in sys.modules, "opik was imported before a sink was built"
+from llm_engineering.infrastructure.monitoring.opik.sdk import import_opik
+opik = import_opik()
+import sentry_sdk
+from opik.analytics import rules
+assert "pytest" not in sys.modules
+assert not sentry_sdk.get_client().is_active(), "opik started reporting errors to Sentry"
+config = opik.config.OpikConfig()
+assert not rules.reporting_allowed(config) and config.analytics_url == "", "opik would report usage"
+"""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("OPIK_")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=environment
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_without_the_opik_sdk_the_sink_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "opik", None)  # what `import opik` finds when it is not installed
+    with pytest.raises(TwinError, match=r"not installed: `pip install .*\[monitoring\]'`, or unset OPIK_URL"):
+        OpikSink("http://127.0.0.1:5173/api", "p")
+
+
+def test_an_opik_imported_earlier_with_its_sentry_reports_on_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import opik.config
+    import sentry_sdk
+
+    class ReportingToOpiksSentry:
+        dsn = opik.config.OpikConfig().sentry_dsn
+
+        def is_active(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sentry_sdk, "get_client", ReportingToOpiksSentry)
+    with pytest.raises(TwinError, match="OPIK_SENTRY_ENABLE=false"):
+        import_opik()
 
 
 @pytest.mark.parametrize(
-    ("path", "item", "refusal"),
+    ("method", "path", "item", "refusal"),
     [
         (
+            "POST",
             "traces",
             {"start_time": "2025-05-04T12:30:15Z", "usage": {"prompt_tokens": 1}},
             "unrecognized field",
         ),
         (
+            "POST",
             "traces",
             {"id": "5b7f4a2e-5f0e-4a47-9d1c-1f1e8a1b2c3d", "start_time": "2025-05-04T12:30:15Z"},
             "UUID v7",
         ),
-        ("traces", {"name": "no start"}, "start_time is required"),
-        ("spans", {"start_time": "2025-05-04T12:30:15Z", "type": "retriever"}, "type"),
+        ("POST", "traces", {"name": "no start"}, "start_time is required"),
+        ("POST", "spans", {"start_time": "2025-05-04T12:30:15Z", "type": "retriever"}, "type"),
+        ("PUT", "feedback-scores", {"id": str(uuid7(T0)), "name": "user_feedback", "value": 1}, "source"),
+        (
+            "PUT",
+            "feedback-scores",
+            {"id": str(uuid7(T0)), "name": "user_feedback", "value": "up", "source": "sdk"},
+            "value must be a number",
+        ),
     ],
 )
-def test_the_stand_in_refuses_what_opik_refuses(path: str, item: dict[str, Any], refusal: str) -> None:
+def test_the_stand_in_refuses_what_opik_refuses(
+    method: str, path: str, item: dict[str, Any], refusal: str
+) -> None:
     """The sink tests above rely on these checks; a 400 here is what a real Opik would answer."""
+    key = "scores" if path == "feedback-scores" else path
+    route = f"/v1/private/traces/{path}" if key == "scores" else f"/v1/private/{path}/batch"
     with OpikServer() as server:
-        response = httpx.post(f"{server.base_url}/v1/private/{path}/batch", json={path: [item]})
+        response = httpx.request(method, f"{server.base_url}{route}", json={key: [item]})
     assert response.status_code == 400
     assert refusal in " ".join(response.json()["errors"])
+
+
+def test_the_service_sends_each_answer_and_its_verdict_to_opik(tmp_path: Path) -> None:
+    with OpikServer() as server:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            data_dir=tmp_path / "monitored",
+            opik_url=server.base_url,
+            opik_project="twin-service",
+        )
+        monitoring, extra_sinks = service_monitoring(settings, open_warehouse(settings).feedback)
+        parts = fake_parts(tmp_path, monitoring=monitoring, extra_sinks=extra_sinks)
+        with running(lambda: parts) as url:
+            answer = httpx.post(
+                f"{url}/rag", json={"query": "How does Iris Calder chunk documents?"}, timeout=10
+            )
+            rating = {"answer_id": answer.json()["answer_id"], "rating": "down", "correction": "Shorter."}
+            verdict = httpx.post(f"{url}/feedback", json=rating, timeout=5)
+            metrics = httpx.get(f"{url}/metrics", timeout=5).text
+        [opik] = extra_sinks
+        assert isinstance(opik, OpikSink)
+        opik.close()
+    assert (answer.status_code, verdict.status_code) == (200, 201)
+    assert "twin_trace_failures_total 0.0" in metrics
+    assert server.refusals == []
+    [sent] = server.traces
+    assert (sent["metadata"]["answer_id"], sent["project_name"]) == (rating["answer_id"], "twin-service")
+    assert [span["type"] for span in server.spans].count("llm") == 1
+    assert [(score["id"], score["value"], score["reason"]) for score in server.scores] == [
+        (sent["id"], 0.0, "Shorter.")
+    ]
+
+
+def test_without_opik_url_the_service_monitors_in_the_warehouse_alone(monitoring: MongoFeedbackStore) -> None:
+    store, extra_sinks = service_monitoring(Settings(_env_file=None), monitoring)  # type: ignore[call-arg]
+    assert (store.store, store.sinks, extra_sinks) == (monitoring, [], [])
 
 
 # --- fanning out -----------------------------------------------------------------------------------
@@ -476,14 +722,22 @@ class RecordingSink:
 
 
 def test_fan_out_keeps_the_warehouse_record_when_opik_fails(monitoring: MongoFeedbackStore) -> None:
-    sent = trace()
     with OpikServer() as server:
-        server.status = 500
-        sink = FanOutSink([monitoring, OpikTraceSink(server.base_url, "p")])
-        with pytest.raises(TraceDeliveryError, match="OpikTraceSink") as raised:
-            sink.record(sent)
-    assert [name for name, _ in raised.value.failures] == ["OpikTraceSink"]
-    assert monitoring.get_trace(sent.id) == sent
+        server.status = 400
+        opik = OpikSink(server.base_url, "p")
+        sink = FanOutSink([monitoring, opik])
+        sent: list[Trace] = []
+
+        def record() -> None:
+            sent.append(trace())
+            sink.record(sent[-1])
+
+        error = first_error(record)  # the first trace is refused in the background, the next one says so
+        with pytest.raises(TwinError, match="refused or lost"):
+            opik.close()  # the traces recorded after it were refused too
+    assert isinstance(error, TraceDeliveryError)
+    assert [name for name, _ in error.failures] == ["OpikSink"]
+    assert all(monitoring.get_trace(each.id) == each for each in sent)
 
 
 @pytest.mark.parametrize(

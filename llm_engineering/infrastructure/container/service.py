@@ -5,7 +5,14 @@ from pathlib import Path
 from typing import Any
 
 from llm_engineering.application.answering import AnswerConfig
-from llm_engineering.application.ports import ChatModel, DocumentStore, Reranker, TraceSink, VectorIndex
+from llm_engineering.application.ports import (
+    ChatModel,
+    DocumentStore,
+    FeedbackStore,
+    Reranker,
+    TraceSink,
+    VectorIndex,
+)
 from llm_engineering.application.retrieval import HybridReranker, RetrievalConfig, Retriever
 from llm_engineering.application.serving import ServedFrom, ServedModel
 from llm_engineering.domain.exceptions import CollectionNotFoundError, TwinError
@@ -18,6 +25,7 @@ from llm_engineering.infrastructure.container.models import (
     served_model,
     serving_chat_model,
 )
+from llm_engineering.infrastructure.monitoring.fan_out import FeedbackFanOut
 from llm_engineering.infrastructure.settings import Settings
 
 
@@ -30,13 +38,17 @@ def build_reranker(settings: Settings) -> Reranker:
     return HybridReranker()
 
 
-def trace_sinks(settings: Settings) -> list[TraceSink]:
-    """Where traces go besides the warehouse: Opik when OPIK_URL is set."""
+def service_monitoring(
+    settings: Settings, warehouse: FeedbackStore
+) -> tuple[FeedbackFanOut, list[TraceSink]]:
+    """The service's monitoring and its extra trace sinks: traces and verdicts go to `warehouse`, and to Opik
+    when OPIK_URL is set (each trace through the extra sink, each verdict the warehouse keeps as a score)."""
     if not settings.opik_url:
-        return []
-    from llm_engineering.infrastructure.monitoring.opik import OpikTraceSink
+        return FeedbackFanOut(warehouse, []), []
+    from llm_engineering.infrastructure.monitoring.opik import OpikSink
 
-    return [OpikTraceSink.from_settings(settings)]
+    opik = OpikSink.from_settings(settings)
+    return FeedbackFanOut(warehouse, [opik]), [opik]
 
 
 def _read_service_yaml(path: Path | None) -> dict[str, Any]:
@@ -108,6 +120,7 @@ def build_parts(config: AnswerConfig, queue: QueueConfig | None = None) -> TwinP
     model = serving_chat_model(served)
     batcher = DynamicBatcher(model, queue.max_batch, queue.max_wait_s, queue.max_queue)
     reranker = build_reranker(settings)  # one for every version served: a cross-encoder loads once
+    monitoring, extra_sinks = service_monitoring(settings, container.get_feedback_store())
 
     def retriever(expander: ChatModel) -> Retriever:
         return build_retriever(config.retrieval, expander, reranker)
@@ -115,10 +128,10 @@ def build_parts(config: AnswerConfig, queue: QueueConfig | None = None) -> TwinP
     return TwinParts(
         retriever=retriever(batcher),
         model=batcher,
-        monitoring=container.get_feedback_store(),
+        monitoring=monitoring,
         config=config,
         model_version=served_version(served),
-        extra_sinks=trace_sinks(settings),
+        extra_sinks=extra_sinks,
         ready_checks={**store_checks(warehouse, index), **model_checks(model)},
         max_batch=queue.max_batch,
         max_wait_s=queue.max_wait_s,

@@ -21,7 +21,7 @@ from steps.feature_engineering import (
     load_to_vector_db,
     query_data_warehouse,
 )
-from steps.training import train_model, training_step_operator
+from steps.training import train_model, training_runtime, training_step_operator
 
 
 def by_name(outputs: Any) -> dict[str, Any]:
@@ -97,7 +97,9 @@ def continuous_training(
             "base_model_dir": Path(plan.base_model_dir) if continuing else training.base_model_dir,
         }
     )
-    trained = train_model.with_options(model=TWIN, step_operator=training_step_operator())(
+    trained = train_model.with_options(
+        model=TWIN, step_operator=training_step_operator(), runtime=training_runtime()
+    )(
         config=config,
         instruct_datasets=sft_data,
         preference_datasets=dpo_data,

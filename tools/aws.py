@@ -25,10 +25,13 @@ SAGEMAKER_DEFAULTS = Path(__file__).resolve().parents[1] / "configs" / "sagemake
 
 
 def configure_sagemaker_sdk() -> None:
-    """Point the SageMaker SDK at the project's defaults file unless the user named one, and quiet its v2
-    notice; the SDK reads both when it loads."""
-    os.environ.setdefault("SAGEMAKER_USER_CONFIG_OVERRIDE", str(SAGEMAKER_DEFAULTS))
-    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    """Point the SageMaker SDK at the project's defaults file when the user has none of their own (named by
+    SAGEMAKER_USER_CONFIG_OVERRIDE, or at the SDK's default place), and quiet its v2 notice."""
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")  # read when sagemaker is first imported
+    from sagemaker.config.config import _DEFAULT_USER_CONFIG_FILE_PATH
+
+    if not Path(_DEFAULT_USER_CONFIG_FILE_PATH).expanduser().is_file():
+        os.environ.setdefault("SAGEMAKER_USER_CONFIG_OVERRIDE", str(SAGEMAKER_DEFAULTS))
 
 
 def require_aws_integration() -> None:
@@ -102,16 +105,24 @@ def require_pushed_image(settings: Settings) -> str:
 
 def remote_docker_settings(settings: Settings) -> "DockerSettings":
     """Run the steps in the pushed image as it is: it holds the code and every dependency, so nothing is built
-    here (no Docker needed on this machine)."""
+    here (no Docker needed on this machine), and nothing of this checkout is uploaded for the steps to run
+    instead (ZenML's default): a run is the code of a pushed commit."""
     from zenml.config import DockerSettings
 
-    return DockerSettings(parent_image=require_pushed_image(settings), skip_build=True)
+    return DockerSettings(
+        parent_image=require_pushed_image(settings),
+        skip_build=True,
+        allow_download_from_artifact_store=False,
+        allow_download_from_code_repository=False,
+    )
 
 
 def export_aws_credentials(settings: Settings) -> None:
-    """Give this process's AWS SDKs the keys and region from settings, as the project's own boto3 clients use
-    them; with no keys in settings, boto's default chain (AWS_PROFILE, ~/.aws, a role) stays in charge."""
-    os.environ.setdefault("AWS_DEFAULT_REGION", settings.aws_region)
+    """Give this process's AWS SDKs the stack's region, and its keys when the settings hold them, as the
+    stack's own components use them: the step operator submits through a plain `boto3.Session()`, which would
+    otherwise take whatever region and keys the shell has. With no keys in settings, boto's default chain
+    (AWS_PROFILE, ~/.aws, a role) stays in charge."""
+    os.environ["AWS_DEFAULT_REGION"] = settings.aws_region
     if settings.aws_access_key is not None and settings.aws_secret_key is not None:
         os.environ["AWS_ACCESS_KEY_ID"] = settings.aws_access_key.get_secret_value()
         os.environ["AWS_SECRET_ACCESS_KEY"] = settings.aws_secret_key.get_secret_value()

@@ -20,7 +20,8 @@ def push_version(
     """Push the merged model of `version` as `repo_id` and log `hub_url` / `hub_commit` on the version."""
     publisher.check(repo_id)
     target = registry.get(version)
-    model_dir = target.model_dir
+    # Fetched from its uploaded copy when it was trained elsewhere (a SageMaker job).
+    model_dir = registry.model_dir(target.number) if target.model_dir is not None else None
     if model_dir is None or not (model_dir / "config.json").is_file():
         raise RegistryError(
             f"{target.label} has no merged model on this machine "

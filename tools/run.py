@@ -7,14 +7,11 @@ from pathlib import Path
 import click
 from loguru import logger
 
-from tools.aws import configure_sagemaker_sdk
 from tools.reporting import reported
 
 # Every command runs with ZenML's analytics off: its calls block on closed networks.
 os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# The SageMaker SDK with the project's defaults (telemetry off) unless the user names a defaults file.
-configure_sagemaker_sdk()
 
 CONFIGS = Path("configs")
 

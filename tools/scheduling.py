@@ -98,8 +98,11 @@ class ZenMLSchedules:
             definition.with_options(config_path=str(config), schedule=schedule, **remote)()
         except BaseException:
             # ZenML records the schedule before the orchestrator takes it: one refused must not block a retry.
+            # A record that already holds the orchestrator's schedule stays, for `schedules-delete` to remove.
             if client.list_schedules(name=name).total:
-                client.delete_schedule(client.get_schedule(name, allow_name_prefix_match=False).id)
+                recorded = client.get_schedule(name, allow_name_prefix_match=False)
+                if not schedule_addresses(recorded.run_metadata):
+                    client.delete_schedule(recorded.id)
             raise
 
     def existing(self) -> list[StoredSchedule]:
@@ -119,22 +122,28 @@ class ZenMLSchedules:
             schedule = client.get_schedule(name, allow_name_prefix_match=False)
         except KeyError:
             return None
-        client.delete_schedule(schedule.id)
         # ZenML 0.98's SageMaker orchestrator cannot delete its EventBridge schedule; it leaves the schedule's
-        # address (`…?region=REGION#schedules/GROUP/NAME`); the schedule and its pipeline are deleted here.
-        addresses = [
-            value
-            for value in schedule.run_metadata.values()
-            if isinstance(value, str) and "#schedules/" in value
+        # address, from which the schedule and its pipeline are deleted here first: ZenML's record (and the
+        # address with it) goes only once nothing is left running on AWS.
+        notes = [
+            delete_eventbridge_schedule(address) for address in schedule_addresses(schedule.run_metadata)
         ]
-        return [delete_eventbridge_schedule(address) for address in addresses]
+        client.delete_schedule(schedule.id)
+        return notes
+
+
+def schedule_addresses(metadata: dict[str, object]) -> list[str]:
+    """The EventBridge schedule addresses (`…?region=REGION#schedules/GROUP/NAME`) ZenML recorded."""
+    return [value for value in metadata.values() if isinstance(value, str) and "#schedules/" in value]
 
 
 def delete_eventbridge_schedule(address: str) -> str:
     """Delete the EventBridge schedule at `address` and the SageMaker pipeline it starts; what was done."""
     from botocore.exceptions import ClientError
 
+    from llm_engineering.domain.exceptions import TwinError
     from llm_engineering.infrastructure.aws.clients import aws_client
+    from llm_engineering.infrastructure.aws.errors import aws_errors
     from llm_engineering.infrastructure.container import get_settings
 
     # The address ends in `#schedules/GROUP/NAME` (ZenML keeps the group the ARN names).
@@ -146,15 +155,21 @@ def delete_eventbridge_schedule(address: str) -> str:
         ("scheduler", lambda client: client.delete_schedule(Name=name, GroupName=group or "default")),
         ("sagemaker", lambda client: client.delete_pipeline(PipelineName=name)),
     ):
+        hint = f"Check the credentials may delete it; the schedule stays recorded in ZenML at {address}."
         try:
-            delete(aws_client(settings, service))
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in (
-                "ResourceNotFoundException",
-                "ResourceNotFound",
-            ):
-                raise
-            done.append(f"{service}: {name} was already gone")
+            with aws_errors(f"Deleting {service} {name!r} in {region}", hint):
+                try:
+                    delete(aws_client(settings, service))
+                except ClientError as error:
+                    if error.response.get("Error", {}).get("Code") not in (
+                        "ResourceNotFoundException",
+                        "ResourceNotFound",
+                    ):
+                        raise
+                    done.append(f"{service}: {name} was already gone")
+                    continue
+        except TwinError as error:
+            raise click.ClickException(str(error)) from error
         else:
             done.append(f"{service}: deleted {name}")
     return f"On AWS ({region}): {'; '.join(done)}."

@@ -5,11 +5,13 @@ A remote stack needs a server its jobs can reach: ZenML refuses SageMaker orches
 with a local store, and a `zenml login --local` server counts as local. ZenML is imported inside the commands.
 """
 
+import ipaddress
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import httpx
@@ -65,6 +67,31 @@ def zenml_server() -> None:
     """Connect to a ZenML server, show the connection, or go back to the local store."""
 
 
+JWT_KEY = "ZENML_SERVER_JWT_SECRET_KEY"
+COMPOSE_UP = ["docker", "compose", "--profile", "zenml", "up", "-d", "zenml"]
+
+
+def jwt_key_is_set(env_file: Path = Path(".env")) -> bool:
+    """Whether docker compose will pass the server a token-signing key: from the shell, or from .env."""
+    from dotenv import dotenv_values
+
+    return bool(os.environ.get(JWT_KEY) or (env_file.is_file() and dotenv_values(env_file).get(JWT_KEY)))
+
+
+@zenml_server.command("up")
+def up() -> None:
+    """Start the ZenML server of docker-compose.yml here, with a token-signing key that survives restarts."""
+    if not jwt_key_is_set():
+        raise click.ClickException(
+            f"Set {JWT_KEY} first, in .env or the shell: a long random value that stays the same, e.g. the "
+            'output of `python -c "import secrets; print(secrets.token_hex(32))"`. Without it the server '
+            "draws a new key at each start, and every login and scheduled pipeline stops working at a "
+            "restart."
+        )
+    subprocess.run(COMPOSE_UP, check=True)
+    click.echo("The ZenML server starts on port 8080; create its first user on the dashboard there.")
+
+
 @zenml_server.command("connect")
 @click.option("--url", required=True, help="The server's address, e.g. http://10.0.0.5:8080.")
 def connect(url: str) -> None:
@@ -85,6 +112,22 @@ def connect(url: str) -> None:
             "This server shares this machine's ZenML identity, so ZenML treats it as local: SageMaker steps "
             "could not reach it. Run the server on a host they can reach."
         )
+    elif is_loopback(url):
+        click.echo(
+            f"{url} is a loopback address: commands here reach it, SageMaker jobs cannot, and they would be "
+            "handed this address. For runs on SageMaker, connect with an address the jobs can reach."
+        )
+
+
+def is_loopback(url: str) -> bool:
+    """Whether `url` names this machine only (localhost, 127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: reachable or not, it is not loopback by its form
+        return False
 
 
 @zenml_server.command("status")

@@ -5,7 +5,7 @@ from datasets import DatasetDict
 from loguru import logger
 from zenml import get_step_context, log_metadata, step
 from zenml.client import Client
-from zenml.enums import StackComponentType
+from zenml.enums import StackComponentType, StepRuntime
 from zenml.types import HTMLString
 
 from llm_engineering.domain.feedback import FeedbackPreference, pair_feedback
@@ -52,6 +52,13 @@ def training_step_operator() -> str | None:
     with AWS_RUN_MODE=step_operator: the rest of the pipeline runs here); None runs it with the others."""
     operators = Client().active_stack_model.components.get(StackComponentType.STEP_OPERATOR) or []
     return operators[0].name if operators else None
+
+
+def training_runtime() -> StepRuntime | None:
+    """In a dynamic pipeline, the training step's own job where the orchestrator gives steps one (SageMaker),
+    rather than the orchestration job, so that it gets the instance its settings name; None elsewhere (the
+    local orchestrator runs every step in its process)."""
+    return StepRuntime.ISOLATED if Client().active_stack.orchestrator.can_run_isolated_steps else None
 
 
 def uploaded_copy(model_dir: Path, run_name: str) -> str | None:

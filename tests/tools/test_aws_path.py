@@ -124,6 +124,7 @@ def test_connect_status_and_disconnect(remote_standins: RemoteStandins, tmp_path
         output = run("zenml-server", "connect", "--url", remote_standins.zenml_url + "/")
 
         assert f"Connected to the ZenML server at {remote_standins.zenml_url} (ZenML 0.98.0" in output
+        assert "is a loopback address: commands here reach it, SageMaker jobs cannot" in output
         assert not Client().zen_store.is_local_store()
         assert "a remote ZenML server" in run("zenml-server", "status")
         assert "local ZenML store again" in run("zenml-server", "disconnect")
@@ -142,29 +143,46 @@ def test_connecting_to_nothing_says_what_to_check(tmp_path: Path) -> None:
         assert Client().zen_store.is_local_store()
 
 
-def test_a_run_stops_before_submitting_when_the_image_is_not_pushed(aws_stack: None) -> None:
-    if aws("ecr").list_images(repositoryName="llm-twin")["imageIds"]:
-        pytest.skip("the image was pushed by an earlier test of this module")
+def test_a_run_stops_before_submitting_when_the_image_is_not_pushed(
+    aws_stack: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    push_image()  # `latest` is there; the settings name a tag that is not
+    monkeypatch.setenv("AWS_IMAGE_TAG", "never-pushed")
+    run("export-settings-to-zenml")  # a run reads the exported settings, not .env
     before = aws("sagemaker").list_pipelines()["PipelineSummaries"]
 
     result = invoke("digital-data-etl", "--config", str(CONFIGS / "digital_data_etl_iris_calder.yaml"))
 
+    monkeypatch.delenv("AWS_IMAGE_TAG")
+    run("export-settings-to-zenml")
     assert result.exit_code != 0
     message = str(result.exception) + result.output
-    assert f"{IMAGE} is not in ECR (ImageNotFoundException)" in message
-    assert f"docker push {IMAGE}" in message
+    missing = f"{REPOSITORY}:never-pushed"
+    assert f"{missing} is not in ECR (ImageNotFoundException)" in message
+    assert f"docker push {missing}" in message
     assert aws("sagemaker").list_pipelines()["PipelineSummaries"] == before
 
 
 def test_the_training_pipeline_reaches_sagemaker_in_the_pushed_image(
-    aws_stack: None, standins: RemoteStandins
+    aws_stack: None, standins: RemoteStandins, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     push_image()
     save_datasets()
+    # Keys in the settings, as a user without a role sets them (moto takes any); none may reach SageMaker.
+    monkeypatch.setenv("AWS_ACCESS_KEY", "AKIATWINEXAMPLEKEY01")
+    monkeypatch.setenv("AWS_SECRET_KEY", "twin-example-secret-that-must-stay-put")
+    run("export-settings-to-zenml")
+    run("stack", "register-aws")
 
     run("training", "--config", str(CONFIGS / "training.yaml"))
 
+    for name in ("AWS_ACCESS_KEY", "AWS_SECRET_KEY"):
+        monkeypatch.delenv(name)
+    run("export-settings-to-zenml")
+    run("stack", "register-aws")
     definition = pipeline_definition("training")
+    assert "AKIATWINEXAMPLEKEY01" not in json.dumps(definition)
+    assert "twin-example-secret-that-must-stay-put" not in json.dumps(definition)
     steps = {step["Name"]: step for step in definition["Steps"]}
     assert "train_model" in steps
     arguments = steps["train_model"]["Arguments"]
@@ -184,6 +202,10 @@ def test_the_training_pipeline_reaches_sagemaker_in_the_pushed_image(
     run_model = Client().list_pipeline_runs(sort_by="desc:created", size=1).items[0]
     assert run_model.pipeline.name == "training"
     assert run_model.stack.name == "aws-stack"
+    # The steps run the image's code: nothing of this checkout was uploaded for them to run instead.
+    assert run_model.snapshot is not None
+    assert run_model.snapshot.code_path is None
+    assert run_model.snapshot.code_reference is None
 
 
 def test_a_schedule_goes_to_eventbridge_and_delete_removes_it_there(aws_stack: None) -> None:
@@ -226,8 +248,9 @@ def test_step_operator_mode_trains_on_a_sagemaker_training_job(step_operator_mod
     save_datasets()
     sagemaker = aws("sagemaker")
     before = {job["TrainingJobName"] for job in sagemaker.list_training_jobs()["TrainingJobSummaries"]}
+    pipelines_before = {item["PipelineName"] for item in sagemaker.list_pipelines()["PipelineSummaries"]}
 
-    invoke("training", "--config", str(CONFIGS / "training.yaml"))
+    run("training", "--config", str(CONFIGS / "training.yaml"))
 
     new = [
         job["TrainingJobName"]
@@ -241,10 +264,8 @@ def test_step_operator_mode_trains_on_a_sagemaker_training_job(step_operator_mod
     assert job["ResourceConfig"]["VolumeSizeInGB"] == 50
     assert job["RoleArn"] == ROLE
     # Only the training step left this machine: no SageMaker pipeline was made for this run.
-    assert not any(
-        summary["PipelineName"].startswith("training") and summary["LastExecutionTime"] > job["CreationTime"]
-        for summary in sagemaker.list_pipelines()["PipelineSummaries"]
-    )
+    pipelines_after = {item["PipelineName"] for item in sagemaker.list_pipelines()["PipelineSummaries"]}
+    assert pipelines_after == pipelines_before
 
 
 @step
@@ -316,6 +337,25 @@ def test_a_model_trained_on_sagemaker_is_uploaded_and_fetched_where_it_is_used(
     assert local == Path(get_settings().data_dir).resolve() / "models" / "twin" / run_name
     for name in ("config.json", "tokenizer.json", "model.safetensors"):
         assert (local / name).read_bytes() == (remote.trained / name).read_bytes()
+
+
+def test_a_refresh_continues_from_a_production_model_trained_on_sagemaker(
+    production_trained_on_sagemaker: RemotelyTrained,
+) -> None:
+    from llm_engineering.domain.registry import Key
+    from llm_engineering.domain.training import TrainingConfig
+    from llm_engineering.infrastructure.container.models import get_model_registry
+    from steps.training.train import with_local_base
+
+    logged = get_model_registry().get(production_trained_on_sagemaker.number).metadata[Key.MODEL_DIR]
+    config = TrainingConfig(base_model_dir=Path(logged))  # what the refresh plan names: production's folder
+
+    base = with_local_base(config).base_model_dir
+
+    assert base is not None and base.is_dir()
+    assert (base / "model.safetensors").read_bytes() == (
+        production_trained_on_sagemaker.trained / "model.safetensors"
+    ).read_bytes()
 
 
 def test_the_production_model_is_deployed_autoscaled_and_deleted(

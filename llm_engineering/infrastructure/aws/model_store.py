@@ -54,6 +54,8 @@ def download_folder(s3: Any, uri: str, folder: Path) -> int:
     with aws_errors(f"Downloading {uri}", HINT):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/"):
             for item in page.get("Contents", []):
+                if item["Key"].endswith("/"):  # a "folder" the S3 console made: no file to write
+                    continue
                 target = partial / item["Key"].removeprefix(f"{prefix}/")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 s3.download_file(bucket, item["Key"], str(target))

@@ -35,6 +35,7 @@ def test_a_folder_goes_up_and_comes_back_whole(s3: Any, tmp_path: Path) -> None:
     uri = f"s3://{BUCKET}/models/twin/run-1"
 
     assert upload_folder(s3, source, uri) == 3
+    s3.put_object(Bucket=BUCKET, Key="models/twin/run-1/nested/", Body=b"")  # as the S3 console makes folders
     target = tmp_path / "here" / "run-1"
     assert download_folder(s3, uri + "/", target) == 3
 

@@ -29,26 +29,20 @@ def _version(response: "ModelVersionResponse") -> ModelVersion:
     )
 
 
-# Fetches an uploaded model folder (its URI) into a local folder.
-ModelFetcher = Callable[[str, Path], object]
+# The local folder of an uploaded model folder (its URI), fetched there when it is not there yet.
+ModelFetcher = Callable[[str], Path]
 
 
 class ZenMLModelRegistry:
     """A `ModelRegistry` over the active ZenML store: versions of `model_name` and their stages.
 
     A version trained where its folder does not exist here (a SageMaker job) is fetched from its uploaded
-    copy into `cache_dir` by `fetch`, once, when its folder is asked for.
+    copy by `fetch` when its folder is asked for.
     """
 
-    def __init__(
-        self,
-        model_name: str = TWIN_MODEL_NAME,
-        fetch: ModelFetcher | None = None,
-        cache_dir: Path | None = None,
-    ) -> None:
+    def __init__(self, model_name: str = TWIN_MODEL_NAME, fetch: ModelFetcher | None = None) -> None:
         self.model_name = model_name
         self.fetch = fetch
-        self.cache_dir = cache_dir
 
     def _response(self, version: "str | int") -> "ModelVersionResponse":
         from zenml.client import Client
@@ -156,11 +150,6 @@ class ZenMLModelRegistry:
             )
         if found.model_dir.is_dir() or found.model_uri is None:
             return found.model_dir
-        if self.fetch is None or self.cache_dir is None:
+        if self.fetch is None:
             raise RegistryError(f"{found.label} is at {found.model_uri}, and this registry cannot fetch it.")
-        # The upload's last part names the run, unique where the folder's own name (`merged`) is not.
-        local = self.cache_dir / found.model_uri.rstrip("/").rsplit("/", 1)[-1]
-        if not local.is_dir():
-            logger.info(f"Fetching {found.label} from {found.model_uri} into {local}")
-            self.fetch(found.model_uri, local)
-        return local
+        return self.fetch(found.model_uri)

@@ -124,22 +124,18 @@ def test_a_version_trained_elsewhere_is_fetched_from_its_uploaded_copy_once(tmp_
     add_twin_version(model_dir="/opt/ml/job/run-2/merged", model_uri="s3://twin/models/twin/run-2")
     add_twin_version(model_dir="/opt/ml/job/run-3/merged")
     add_twin_version(model_dir="/opt/ml/job/run-4/merged", model_uri="s3://twin/models/twin/run-4")
-    fetched: list[tuple[str, Path]] = []
+    fetched: list[str] = []
 
-    def fetch(uri: str, folder: Path) -> None:
-        fetched.append((uri, folder))
-        folder.mkdir(parents=True)
+    def fetch(uri: str) -> Path:
+        fetched.append(uri)
+        return tmp_path / "cache" / uri.rsplit("/", 1)[1]
 
-    registry = ZenMLModelRegistry(fetch=fetch, cache_dir=tmp_path / "cache")
+    registry = ZenMLModelRegistry(fetch=fetch)
 
     assert registry.model_dir(1) == here  # the folder exists here: nothing to fetch
     assert registry.model_dir(2) == tmp_path / "cache" / "run-2"
-    assert registry.model_dir(2) == tmp_path / "cache" / "run-2"
     assert registry.model_dir(4) == tmp_path / "cache" / "run-4"
-    assert fetched == [
-        ("s3://twin/models/twin/run-2", tmp_path / "cache" / "run-2"),
-        ("s3://twin/models/twin/run-4", tmp_path / "cache" / "run-4"),
-    ]
+    assert fetched == ["s3://twin/models/twin/run-2", "s3://twin/models/twin/run-4"]
     # No uploaded copy: the logged folder, which the loader then reports missing.
     assert registry.model_dir(3) == Path("/opt/ml/job/run-3/merged")
     with pytest.raises(RegistryError, match="at s3://twin/models/twin/run-2, and this registry cannot fetch"):

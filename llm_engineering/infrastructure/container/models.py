@@ -19,15 +19,23 @@ def get_model_registry() -> ModelRegistry:
     trained on SageMaker are fetched from S3 into the data folder when their model is asked for."""
     from llm_engineering.infrastructure.model_registry import ZenMLModelRegistry
 
-    settings = get_settings()
-    return ZenMLModelRegistry(fetch=fetch_from_s3, cache_dir=settings.data_dir.resolve() / "models" / "twin")
+    return ZenMLModelRegistry(fetch=fetched_from_s3)
 
 
-def fetch_from_s3(uri: str, folder: Path) -> int:
+def fetched_from_s3(uri: str) -> Path:
+    """The model folder uploaded at `uri`, in DATA_DIR/models/twin/RUN (the upload's last part names the run,
+    unique where the folder's own name, `merged`, is not); downloaded the first time it is asked for."""
+    from loguru import logger
+
     from llm_engineering.infrastructure.aws.clients import aws_client
     from llm_engineering.infrastructure.aws.model_store import download_folder
 
-    return download_folder(aws_client(get_settings(), "s3"), uri, folder)
+    settings = get_settings()
+    folder = settings.data_dir.resolve() / "models" / "twin" / uri.rstrip("/").rsplit("/", 1)[-1]
+    if not folder.is_dir():
+        logger.info(f"Fetching the model at {uri} into {folder}")
+        download_folder(aws_client(settings, "s3"), uri, folder)
+    return folder
 
 
 def served_model(registry: ModelRegistry | None = None) -> ServedModel:

@@ -12,6 +12,8 @@ from tools.reporting import reported
 # Every command runs with ZenML's analytics off: its calls block on closed networks.
 os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# ZenML's SageMaker components load the sagemaker SDK 2.x, which otherwise prints a notice about its v3.
+os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
 CONFIGS = Path("configs")
 

@@ -11,10 +11,8 @@ from zenml.types import HTMLString
 from llm_engineering.domain.feedback import FeedbackPreference, pair_feedback
 from llm_engineering.domain.registry import Key
 from llm_engineering.domain.training import TrainingConfig, TrainingResult
-from llm_engineering.infrastructure.aws.clients import aws_client
-from llm_engineering.infrastructure.aws.model_store import S3_SCHEME, upload_folder
 from llm_engineering.infrastructure.container import get_feedback_store, get_settings, prepare_local_engine
-from llm_engineering.infrastructure.container.models import get_model_registry
+from llm_engineering.infrastructure.container.models import get_model_registry, keep_trained_model
 from llm_engineering.infrastructure.hf_datasets import with_feedback
 from llm_engineering.infrastructure.llm import default_model_dir
 from llm_engineering.infrastructure.plots import html_page, loss_curve_png
@@ -62,14 +60,9 @@ def training_runtime() -> StepRuntime | None:
 
 
 def uploaded_copy(model_dir: Path, run_name: str) -> str | None:
-    """Upload the model folder beside the artifacts when the artifact store is S3 (its address), since the
-    disk of a SageMaker job goes with the job; None when the store is local and the folder stays here."""
-    store = str(Client().active_stack.artifact_store.path)
-    if not store.startswith(S3_SCHEME):
-        return None
-    uri = f"{store.rstrip('/')}/models/twin/{run_name}"
-    upload_folder(aws_client(get_settings(), "s3"), model_dir, uri)
-    return uri
+    """The model folder kept beside the run's artifacts when they are remote (its address), since the disk of
+    a SageMaker job goes with the job; None when the folder stays here."""
+    return keep_trained_model(model_dir, run_name, str(Client().active_stack.artifact_store.path))
 
 
 def with_local_base(config: TrainingConfig) -> TrainingConfig:

@@ -22,6 +22,20 @@ def get_model_registry() -> ModelRegistry:
     return ZenMLModelRegistry(fetch=fetched_from_s3)
 
 
+def keep_trained_model(model_dir: Path, run_name: str, artifact_store: str) -> str | None:
+    """Where a trained model is kept beside remote artifacts, the counterpart of `fetched_from_s3`: with an S3
+    artifact store, the folder is uploaded to `ARTIFACT_STORE/models/twin/RUN` and that address returned;
+    with a local one, None (the folder stays where training wrote it)."""
+    from llm_engineering.infrastructure.aws.clients import aws_client
+    from llm_engineering.infrastructure.aws.model_store import S3_SCHEME, upload_folder
+
+    if not artifact_store.startswith(S3_SCHEME):
+        return None
+    uri = f"{artifact_store.rstrip('/')}/models/twin/{run_name}"
+    upload_folder(aws_client(get_settings(), "s3"), model_dir, uri)
+    return uri
+
+
 def fetched_from_s3(uri: str) -> Path:
     """The model folder uploaded at `uri`, in DATA_DIR/models/twin/RUN (the upload's last part names the run,
     unique where the folder's own name, `merged`, is not); downloaded the first time it is asked for."""

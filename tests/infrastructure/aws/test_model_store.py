@@ -66,3 +66,11 @@ def test_empty_or_missing_folders_are_refused_with_the_reason(s3: Any, tmp_path:
         download_folder(s3, "s3://no-such-bucket/models/x", tmp_path / "x")
     with pytest.raises(TwinError, match="not an S3 folder address"):
         download_folder(s3, "/local/folder", tmp_path / "y")
+
+
+def test_a_local_artifact_store_keeps_the_model_where_training_wrote_it(tmp_path: Path) -> None:
+    from llm_engineering.infrastructure.container.models import keep_trained_model
+
+    folder = model_folder(tmp_path / "trained")
+
+    assert keep_trained_model(folder, "run-1", str(tmp_path / "zenml" / "artifacts")) is None

@@ -40,14 +40,19 @@ def create(pipelines: tuple[str, ...]) -> None:
 
     Each is compiled on the active stack with the pipeline's default config, as `poe run-…` runs it.
     """
+    from zenml.client import Client
     from zenml.enums import StackComponentType
 
+    from tools.pipeline_runs import remote_options, runs_on_sagemaker
+
+    client = Client()
+    # On the AWS stack a snapshot runs in the pushed image, as a run does (nothing is built).
+    remote = remote_options(client) if runs_on_sagemaker(client.active_stack_model.components) else {}
     for name in pipelines or sorted(COMMANDS):
         key = COMMANDS[name]
         definition = getattr(importlib.import_module(f"pipelines.{key}"), key)
-        snapshot = definition.with_options(config_path=str(CONFIGS / PIPELINES[key][0])).create_snapshot(
-            name=name, description=PIPELINES[key][1], replace=True
-        )
+        configured = definition.with_options(config_path=str(CONFIGS / PIPELINES[key][0]), **remote)
+        snapshot = configured.create_snapshot(name=name, description=PIPELINES[key][1], replace=True)
         click.echo(f"Snapshot {name!r} of pipeline {key!r}:")
         has_deployer = bool(snapshot.stack and snapshot.stack.components.get(StackComponentType.DEPLOYER))
         for way in ways_to_start(name, key, has_deployer, snapshot.runnable):

@@ -208,6 +208,24 @@ def test_the_training_pipeline_reaches_sagemaker_in_the_pushed_image(
     assert run_model.snapshot.code_reference is None
 
 
+def test_a_snapshot_on_the_aws_stack_runs_in_the_pushed_image(
+    aws_stack: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    push_image()
+    save_datasets()
+    monkeypatch.setattr("tools.snapshots.CONFIGS", CONFIGS)  # the command reads configs/ of the checkout
+
+    output = run("snapshots", "create", "training")
+
+    assert "Snapshot 'training' of pipeline 'training'" in output
+    snapshot = Client().get_snapshot("training")
+    assert snapshot.runnable  # from ZenML Pro or the dashboard, with no build behind it
+    assert snapshot.build is not None
+    image = snapshot.build.images["orchestrator"]
+    assert (image.image, image.contains_code, image.requires_code_download) == (IMAGE, True, False)
+    assert snapshot.code_path is None
+
+
 def test_a_schedule_goes_to_eventbridge_and_delete_removes_it_there(aws_stack: None) -> None:
     push_image()
     save_datasets()

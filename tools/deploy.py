@@ -19,6 +19,7 @@ from llm_engineering.infrastructure.aws.clients import aws_client
 from llm_engineering.infrastructure.aws.deletion import delete_endpoint
 from llm_engineering.infrastructure.aws.deploy import (
     deploy_endpoint,
+    deployable_endpoint,
     model_key,
     package_model,
     release_version,
@@ -98,6 +99,8 @@ def create_command(model_dir: Path | None, instance_type: str | None, no_wait: b
         role, bucket = required_aws_settings(settings)
         config = deploy_config(settings, {"instance_type": instance_type})
         folder = model_dir or served_model_dir()
+        # Refused before the archive (gigabytes) is built and uploaded, when the endpoint cannot take it.
+        deployable_endpoint(aws_client(settings, "sagemaker"), config.endpoint_name)
         version = release_version()
         with tempfile.TemporaryDirectory(prefix="twin-deploy-") as scratch:
             archive = package_model(folder, Path(scratch) / "model.tar.gz")

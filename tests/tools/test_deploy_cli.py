@@ -4,11 +4,13 @@ import io
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from click.testing import CliRunner, Result
 
 from llm_engineering.infrastructure.container import get_settings
@@ -186,3 +188,36 @@ def test_autoscale_refuses_bounds_that_cross(aws: Aws) -> None:
     assert result.exit_code == 1
     assert "min_capacity must not exceed max_capacity" in result.output
     assert aws.scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+
+
+def test_create_refuses_an_endpoint_that_cannot_take_a_release_before_uploading_anything(
+    tmp_path: Path, aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto's endpoints are InService at once; botocore's Stubber plays one still being updated.
+    stubbed = boto3.client("sagemaker", region_name=REGION)
+    stubber = Stubber(stubbed)
+    stubber.add_response(
+        "describe_endpoint",
+        {
+            "EndpointName": "twin-prod",
+            "EndpointArn": "arn:aws:sagemaker:eu-central-1:123456789012:endpoint/twin-prod",
+            "EndpointConfigName": "twin-prod-20250201-090000",
+            "EndpointStatus": "Updating",
+            "CreationTime": datetime(2025, 3, 1, tzinfo=UTC),
+            "LastModifiedTime": datetime(2025, 3, 1, tzinfo=UTC),
+        },
+        {"EndpointName": "twin-prod"},
+    )
+    real_client = deploy_module.aws_client
+    monkeypatch.setattr(
+        deploy_module,
+        "aws_client",
+        lambda settings, service: stubbed if service == "sagemaker" else real_client(settings, service),
+    )
+
+    with stubber:
+        result = create(tmp_path)
+
+    assert result.exit_code == 1
+    assert "Endpoint 'twin-prod' is Updating; wait until it is InService" in result.output
+    assert aws.s3.list_objects_v2(Bucket=aws.bucket)["KeyCount"] == 0  # no archive was uploaded

@@ -96,11 +96,10 @@ def upload_model(s3_client: Any, archive: Path, bucket: str, key: str) -> str:
     return url
 
 
-def deploy_endpoint(
-    client: Any, config: DeployConfig, release: ModelRelease, wait: bool = True
-) -> Deployment:
-    """Create the endpoint, or switch an existing one to this release; optionally wait until it serves."""
-    name = config.endpoint_name
+def deployable_endpoint(client: Any, name: str) -> dict[str, Any] | None:
+    """The endpoint `name` as SageMaker describes it, None when there is none; refused unless it is InService,
+    the only state a new release can be switched in from. Asked before a release is uploaded, and again
+    before it is deployed."""
     current = describe_if_present(
         lambda: client.describe_endpoint(EndpointName=name), f"Describing endpoint {name!r}"
     )
@@ -110,6 +109,15 @@ def deploy_endpoint(
             f"Endpoint {name!r} is {current['EndpointStatus']}{f' ({reason})' if reason else ''}; wait until "
             "it is InService, or delete it with `poe delete-inference-endpoint` and deploy again."
         )
+    return current
+
+
+def deploy_endpoint(
+    client: Any, config: DeployConfig, release: ModelRelease, wait: bool = True
+) -> Deployment:
+    """Create the endpoint, or switch an existing one to this release; optionally wait until it serves."""
+    name = config.endpoint_name
+    current = deployable_endpoint(client, name)
     requests = endpoint_requests(config, release, client.meta.region_name)
     config_name = requests["endpoint_config"]["EndpointConfigName"]
     target = {"EndpointName": name, "EndpointConfigName": config_name}

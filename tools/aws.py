@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from zenml.config import DockerSettings
 
 INSTALL_AWS = 'pip install -c requirements.lock -e ".[aws]"'
-# The SageMaker SDK's defaults file this project ships: its telemetry off. A user's own file is used instead
-# when SAGEMAKER_USER_CONFIG_OVERRIDE names one.
+# The SageMaker SDK's defaults file this project ships: its telemetry off. A user's own file (named by
+# SAGEMAKER_USER_CONFIG_OVERRIDE, or at the SDK's default place) is used instead; see configure_sagemaker_sdk.
 SAGEMAKER_DEFAULTS = Path(__file__).resolve().parents[1] / "configs" / "sagemaker" / "defaults.yaml"
 
 

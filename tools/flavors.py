@@ -11,7 +11,7 @@ from typing import Any
 from zenml.integrations.aws.flavors import SagemakerStepOperatorFlavor
 from zenml.integrations.aws.step_operators import SagemakerStepOperator
 
-TWIN_SAGEMAKER_STEP_OPERATOR = "twin_sagemaker"
+from tools.stack import TWIN_STEP_OPERATOR_FLAVOR
 
 
 class TwinSagemakerStepOperator(SagemakerStepOperator):
@@ -25,7 +25,7 @@ class TwinSagemakerStepOperatorFlavor(SagemakerStepOperatorFlavor):
 
     @property
     def name(self) -> str:
-        return TWIN_SAGEMAKER_STEP_OPERATOR
+        return TWIN_STEP_OPERATOR_FLAVOR
 
     @property
     def display_name(self) -> str:

@@ -21,10 +21,11 @@ from zenml.utils.pagination_utils import depaginate
 from zenml.utils.time_utils import utc_now
 
 from llm_engineering.domain.exceptions import TwinError
+from tools.stack import TWIN_STEP_OPERATOR_FLAVOR
 
 # ZenML's SageMaker orchestrator and step operator, and the project's repaired step operator
 # (`tools.flavors`).
-SAGEMAKER_FLAVORS = frozenset({"sagemaker", "twin_sagemaker"})
+SAGEMAKER_FLAVORS = frozenset({"sagemaker", TWIN_STEP_OPERATOR_FLAVOR})
 
 # The key of a run's `extra` configuration that names the process running it (see `this_process`).
 OWNER_KEY = "llm_twin_process"
